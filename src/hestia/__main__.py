@@ -1,0 +1,3 @@
+from hestia.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP layer: parse, validate, shape JSON. Rules live in `hestia.core`."""

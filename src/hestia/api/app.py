@@ -1,0 +1,40 @@
+"""`create_app(settings)`: the FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..config import Settings
+from ..services import Services
+from . import errors
+from .limits import BodyLimit
+from .routes import health, models, runs, sessions
+
+
+def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
+    """Build the app; its lifespan migrates the database and sweeps stale runs before serving."""
+    services = services or Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(
+        title="Hestia",
+        version=__version__,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=4 * settings.max_message_bytes + 64 * 1024)
+    for module in (health, sessions, runs, models):
+        app.include_router(module.router)
+    return app

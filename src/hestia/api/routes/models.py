@@ -1,0 +1,25 @@
+"""`GET /api/models`: what the configured providers offer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ..deps import ServicesDep
+
+router = APIRouter(prefix="/api", tags=["models"])
+
+
+@router.get("/models")
+async def list_models(services: ServicesDep) -> dict[str, Any]:
+    """Every provider's models; a provider that cannot be reached says why in `providers`."""
+    statuses = await services.providers.statuses()
+    return {
+        "default_model": services.settings.model,
+        "models": [{"id": m.id, "provider": m.provider} for s in statuses for m in s.models],
+        "providers": [
+            {"name": s.name, "base_url": s.base_url, "ok": s.error is None, "error": s.error}
+            for s in statuses
+        ],
+    }

@@ -1,0 +1,119 @@
+"""Sessions and the messages sent into them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from ...core.views import message_view, run_view, session_view
+from ..deps import ServicesDep
+from ..schemas import MessageCreate, MessageEdit, SessionCreate, SessionPatch
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+
+
+@router.post("", status_code=201)
+async def create_session(body: SessionCreate, services: ServicesDep) -> dict[str, Any]:
+    """Create an empty session."""
+    row = await services.sessions.create(**body.model_dump())
+    return session_view(row)
+
+
+@router.get("")
+async def list_sessions(
+    services: ServicesDep,
+    q: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    archived: bool = False,
+    trashed: bool = False,
+) -> dict[str, Any]:
+    """Pinned first, then newest; `q` searches titles and message text."""
+    rows, next_cursor = await services.sessions.list(
+        q=q, limit=limit, cursor=cursor, archived=archived, trashed=trashed
+    )
+    return {"sessions": [session_view(r) for r in rows], "next_cursor": next_cursor}
+
+
+@router.get("/{session_id}")
+async def get_session(
+    session_id: str,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    include_superseded: bool = False,
+) -> dict[str, Any]:
+    """The session and its newest messages before `before_seq`, oldest first."""
+    session, rows, has_more = await services.sessions.read(
+        session_id, limit=limit, before_seq=before_seq, include_superseded=include_superseded
+    )
+    return {
+        "session": session_view(session),
+        "messages": [message_view(r) for r in rows],
+        "has_more": has_more,
+    }
+
+
+@router.patch("/{session_id}")
+async def patch_session(
+    session_id: str, body: SessionPatch, services: ServicesDep
+) -> dict[str, Any]:
+    """Rename, pin, archive, or change the model, runtime or workspace."""
+    row = await services.sessions.update(session_id, body.model_dump(exclude_unset=True))
+    return session_view(row)
+
+
+@router.delete("/{session_id}")
+async def delete_session(
+    session_id: str, services: ServicesDep, purge: bool = False
+) -> dict[str, Any]:
+    """Move to the trash (cancelling its runs); with `purge=true`, delete a trashed one."""
+    if purge:
+        await services.sessions.purge(session_id)
+        return {"id": session_id, "purged": True}
+    return session_view(await services.sessions.trash(session_id))
+
+
+@router.post("/{session_id}/restore")
+async def restore_session(session_id: str, services: ServicesDep) -> dict[str, Any]:
+    """Take a session out of the trash."""
+    return session_view(await services.sessions.restore(session_id))
+
+
+@router.post("/{session_id}/messages", status_code=202)
+async def send_message(session_id: str, body: MessageCreate, services: ServicesDep) -> JSONResponse:
+    """Send a message; the run is `running` at once or `queued` behind the active one."""
+    run = await services.runs.submit(
+        session_id,
+        content=body.content,
+        client_message_id=body.client_message_id,
+        model=body.model,
+    )
+    return JSONResponse({"run": run_view(run)}, status_code=202)
+
+
+@router.post("/{session_id}/messages/{seq}/edit", status_code=202)
+async def edit_message(
+    session_id: str, seq: int, body: MessageEdit, services: ServicesDep
+) -> JSONResponse:
+    """Supersede user message `seq` and what follows, and answer the new text."""
+    run = await services.runs.edit(session_id, seq=seq, content=body.content)
+    return JSONResponse({"run": run_view(run)}, status_code=202)
+
+
+@router.post("/{session_id}/retry", status_code=202)
+async def retry(session_id: str, services: ServicesDep) -> JSONResponse:
+    """Supersede the last answer and answer the last user message again."""
+    run = await services.runs.retry(session_id)
+    return JSONResponse({"run": run_view(run)}, status_code=202)
+
+
+@router.get("/{session_id}/runs")
+async def session_runs(
+    session_id: str, services: ServicesDep, active: bool = False
+) -> dict[str, Any]:
+    """The session's runs, oldest first (only queued and running with `active=true`)."""
+    rows = await services.runs.for_session(session_id, active_only=active)
+    return {"runs": [run_view(r) for r in rows]}

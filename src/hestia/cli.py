@@ -1,0 +1,109 @@
+"""The `hestia` command: `serve` and `doctor`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from . import __version__
+from .config import Settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+app = typer.Typer(
+    help="Hestia: a self-hosted web app for working with an AI agent.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"hestia: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code=1)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "HESTIA_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise _fail(f"{name}: {first['msg']}") from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Where Hestia keeps its data.")
+    ] = None,
+) -> None:
+    """Start the web app (default http://127.0.0.1:8787)."""
+    import uvicorn
+
+    from .api.app import create_app
+
+    settings = _settings(host=host, port=port, data_dir=data_dir)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    typer.echo(f"Hestia {__version__} on http://{settings.host}:{settings.port}")
+    typer.echo(f"data: {settings.data_dir}  database: {_redact(settings.effective_database_url)}")
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except OSError as exc:
+        raise _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    if not server.started:
+        raise _fail(f"could not start on {settings.host}:{settings.port} (see the lines above).")
+
+
+@app.command()
+def doctor(
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Where Hestia keeps its data.")
+    ] = None,
+) -> None:
+    """Check the data dir, the database and its migrations, and the model provider."""
+    from .doctor import run_checks
+
+    settings = _settings(data_dir=data_dir)
+    ok = asyncio.run(run_checks(settings, typer.echo))
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    """Entry point of the `hestia` script."""
+    os.umask(0o077)  # data files are the owner's alone
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,61 @@
+"""Typed configuration, read once from the environment into a `Settings` object."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("~/.local/share/hestia")
+
+
+class Settings(BaseSettings):
+    """Everything Hestia reads from the environment (`HESTIA_*`) or the command line."""
+
+    model_config = SettingsConfigDict(env_prefix="HESTIA_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = None
+
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: str | None = None
+    model: str = "gpt-4o-mini"
+    anthropic_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "HESTIA_ANTHROPIC_API_KEY")
+    )
+    password: str | None = None
+
+    # How long to wait for the provider before giving up on a request, in seconds.
+    provider_timeout: float = Field(default=120.0, gt=0)
+    max_message_bytes: int = Field(default=256 * 1024, gt=0)
+    # Streamed text reaches the database at least this often (I2).
+    flush_interval: float = Field(default=0.25, gt=0, le=0.25)
+    # A running run's owner renews its lease this often; others may take it over after `lease`.
+    lease_seconds: float = Field(default=30.0, gt=0)
+    sse_ping_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL: `HESTIA_DATABASE_URL`, or SQLite in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'hestia.db'}"
+
+    @property
+    def binds_loopback(self) -> bool:
+        """Whether `host` only accepts connections from this machine."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False

@@ -1,0 +1,186 @@
+"""Run events: the in-process live bus, and `follow`, which replays then tails a run's log.
+
+The owner of a run publishes each event to the bus the moment it exists and writes it to
+`run_events` on the next flush. A follower subscribes first (taking a snapshot of the
+not-yet-flushed backlog), then replays the store, then the backlog, then live events — so the
+union is gapless whatever the timing (I3). Runs owned by another process are tailed by polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import orjson
+
+from ..store import events as event_store
+from ..store import runs as run_store
+from ..store.db import Database
+
+TERMINAL_EVENTS = frozenset({"run.completed", "run.failed", "run.cancelled", "run.interrupted"})
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "interrupted"})
+SUBSCRIBER_QUEUE = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of a run: its 1-based id, type, and JSON text."""
+
+    id: int
+    type: str
+    data: str
+
+    @classmethod
+    def make(cls, event_id: int, type_: str, data: dict[str, object]) -> Event:
+        """Encode `data` once; the same text is stored, published and replayed."""
+        return cls(event_id, type_, orjson.dumps(data).decode())
+
+    @property
+    def terminal(self) -> bool:
+        """Whether this event ends the run's stream."""
+        return self.type in TERMINAL_EVENTS
+
+
+@dataclass(eq=False, slots=True)
+class Subscription:
+    """A follower's view of one run: a bounded queue and the backlog at subscribe time."""
+
+    run_id: str
+    backlog: list[Event]
+    queue: asyncio.Queue[Event] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=SUBSCRIBER_QUEUE)
+    )
+    lagged: bool = False
+
+    def offer(self, event: Event) -> None:
+        """Queue an event; a follower that falls this far behind re-reads from the store."""
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.lagged = True
+
+
+class EventBus:
+    """Fans live events of locally owned runs out to followers in this process."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+        self._pending: dict[str, list[Event]] = {}
+
+    def is_local(self, run_id: str) -> bool:
+        """Whether this process owns the run and publishes its events."""
+        return run_id in self._pending
+
+    def open(self, run_id: str) -> None:
+        """This process starts owning a run."""
+        self._pending.setdefault(run_id, [])
+
+    def close(self, run_id: str) -> None:
+        """This process stops owning a run (its last events are flushed)."""
+        self._pending.pop(run_id, None)
+
+    def publish(self, run_id: str, event: Event) -> None:
+        """Hand a new event to every follower now; it stays in the backlog until flushed."""
+        self._pending.setdefault(run_id, []).append(event)
+        for subscription in self._subscribers.get(run_id, ()):
+            subscription.offer(event)
+
+    def flushed(self, run_id: str, up_to: int) -> None:
+        """Events up to `up_to` are in the store; drop them from the backlog."""
+        pending = self._pending.get(run_id)
+        if pending:
+            self._pending[run_id] = [e for e in pending if e.id > up_to]
+
+    def subscribe(self, run_id: str) -> Subscription:
+        """Follow a run; the snapshot of its backlog is taken atomically with the subscription."""
+        subscription = Subscription(run_id, list(self._pending.get(run_id, ())))
+        self._subscribers.setdefault(run_id, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop following."""
+        subscribers = self._subscribers.get(subscription.run_id)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[subscription.run_id]
+
+
+async def follow(
+    db: Database, bus: EventBus, run_id: str, *, after: int, poll_seconds: float = 0.5
+) -> AsyncIterator[Event]:
+    """Every event of the run after `after`, in order, ending with the terminal event."""
+    last = after
+    while True:
+        subscription = bus.subscribe(run_id)
+        try:
+            async for event in _catch_up(db, subscription, last):
+                yield event
+                last = event.id
+                if event.terminal:
+                    return
+            while not subscription.lagged:
+                event = await _next_live(subscription, poll_seconds)
+                if event is None:
+                    if bus.is_local(run_id):
+                        continue
+                    break  # not ours: poll the store
+                if event.id <= last:
+                    continue
+                if event.id != last + 1:
+                    break  # should not happen; resynchronise from the store
+                yield event
+                last = event.id
+                if event.terminal:
+                    return
+            if not bus.is_local(run_id):
+                ended = await _ended_behind(db, run_id, last)
+                if ended is not None:
+                    yield ended
+                    return
+        finally:
+            bus.unsubscribe(subscription)
+
+
+async def _catch_up(db: Database, subscription: Subscription, last: int) -> AsyncIterator[Event]:
+    while True:
+        async with db.read() as conn:
+            rows = await event_store.after(conn, run_id=subscription.run_id, after_id=last)
+        for event_id, type_, data in rows:
+            yield Event(event_id, type_, data)
+            last = event_id
+        if len(rows) < 1000:
+            break
+    for event in subscription.backlog:
+        if event.id == last + 1:
+            yield event
+            last = event.id
+
+
+async def _next_live(subscription: Subscription, wait: float) -> Event | None:
+    try:
+        async with asyncio.timeout(wait):
+            return await subscription.queue.get()
+    except TimeoutError:
+        return None
+
+
+async def _ended_behind(db: Database, run_id: str, last: int) -> Event | None:
+    """The terminal event of a run that ended at or before `last`, which the client is past.
+
+    Only after a crash: a client can have seen live events that were never flushed, and the
+    sweep then wrote `run.interrupted` under an id the client already used.
+    """
+    async with db.read() as conn:
+        run = await run_store.get(conn, run_id=run_id)
+        if run is None or run["status"] not in TERMINAL_STATUSES:
+            return None
+        if run["last_event_id"] > last:
+            return None
+        rows = await event_store.after(
+            conn, run_id=run_id, after_id=max(run["last_event_id"] - 1, 0), limit=1
+        )
+    if rows and rows[0][1] in TERMINAL_EVENTS:
+        return Event(*rows[0])
+    return None

@@ -1,0 +1,1 @@
+"""Model providers: one small protocol (`base.Provider`) and its adapters."""

@@ -1,0 +1,180 @@
+"""Any OpenAI-compatible endpoint (OpenAI, OpenRouter, Ollama, vLLM, llama.cpp, LM Studio)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import openai
+from openai import AsyncOpenAI
+
+from ..errors import ProviderError
+from .base import (
+    ChatMessage,
+    Finished,
+    ModelInfo,
+    ProviderStatus,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+)
+
+
+class OpenAICompatProvider:
+    """Streams chat completions through the official `openai` SDK."""
+
+    name = "openai"
+
+    def __init__(self, *, base_url: str, api_key: str | None, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
+        self._client = AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=api_key or "not-needed",
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            max_retries=0,
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._client.close()
+
+    async def stream(
+        self, messages: list[ChatMessage], *, model: str
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream one answer; every failure becomes a `ProviderError` a person can act on."""
+        payload = [_to_openai(m) for m in messages]
+        finish_reason: str | None = None
+        try:
+            stream = await self._client.chat.completions.create(
+                model=model, messages=payload, stream=True
+            )
+            async with stream:
+                async for chunk in stream:
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    delta = choice.delta
+                    reasoning = _reasoning_of(delta)
+                    if reasoning:
+                        yield ReasoningDelta(reasoning)
+                    if delta is not None and delta.content:
+                        yield TextDelta(delta.content)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+        except ProviderError:
+            raise
+        except Exception as exc:  # every failure of the SDK or the wire ends here
+            raise self._explain(exc, model) from exc
+        if finish_reason is None:
+            raise ProviderError(
+                "The model provider's stream ended before the answer was finished.",
+                code="provider_stream_incomplete",
+            )
+        yield Finished(finish_reason)
+
+    async def list_models(self) -> ProviderStatus:
+        """Ask the endpoint for its models (`GET /models`)."""
+        status = ProviderStatus(name=self.name, base_url=self.base_url)
+        try:
+            page = await self._client.models.list()
+            status.models = sorted(
+                (ModelInfo(id=m.id, provider=self.name) for m in page.data), key=lambda m: m.id
+            )
+        except Exception as exc:
+            status.error = self._explain(exc, None).to_dict()
+        return status
+
+    def _explain(self, exc: BaseException, model: str | None) -> ProviderError:
+        where = f"the model provider at {self.base_url}"
+        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+            return ProviderError(
+                f"No answer from {where} within {self.timeout:g} seconds.",
+                code="provider_timeout",
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return _explain_status(exc, where, model)
+        if isinstance(exc, openai.APIConnectionError) and not _broke_mid_body(exc):
+            return ProviderError(
+                f"Could not connect to {where}. Is it running, and is "
+                "HESTIA_OPENAI_BASE_URL right?",
+                code="provider_unreachable",
+            )
+        if isinstance(exc, httpx.TransportError | openai.APIConnectionError):
+            return ProviderError(
+                f"The connection to {where} broke off in the middle of the answer.",
+                code="provider_stream_broken",
+            )
+        if isinstance(exc, json.JSONDecodeError | ValueError | openai.APIResponseValidationError):
+            return ProviderError(
+                f"{where.capitalize()} sent a response Hestia could not read.",
+                code="provider_bad_response",
+            )
+        return ProviderError(
+            f"{where.capitalize()} failed: {type(exc).__name__}: {exc}", code="provider_error"
+        )
+
+
+def _explain_status(exc: openai.APIStatusError, where: str, model: str | None) -> ProviderError:
+    detail = _provider_message(exc)
+    status = exc.status_code
+    if status == 401:
+        return ProviderError(
+            f"{where.capitalize()} rejected the API key (401). Check HESTIA_OPENAI_API_KEY.",
+            code="provider_auth_failed",
+        )
+    if status == 403:
+        return ProviderError(
+            f"{where.capitalize()} refused access (403): {detail}", code="provider_forbidden"
+        )
+    if status == 404:
+        what = f"The model '{model}'" if model else "The models list"
+        return ProviderError(
+            f"{what} was not found at {where} (404). Pick another model in settings.",
+            code="model_not_found",
+        )
+    if status == 429:
+        return ProviderError(
+            f"{where.capitalize()} is rate-limiting requests (429). Wait a moment and retry.",
+            code="provider_rate_limited",
+        )
+    if status >= 500:
+        return ProviderError(
+            f"{where.capitalize()} had an internal error ({status}): {detail}",
+            code="provider_server_error",
+        )
+    return ProviderError(
+        f"{where.capitalize()} refused the request ({status}): {detail}",
+        code="provider_bad_request",
+    )
+
+
+def _provider_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if isinstance(message, str) and message:
+            return message[:300]
+    return exc.message[:300]
+
+
+def _broke_mid_body(exc: BaseException) -> bool:
+    """Whether a connection error happened after the response began (vs. never connecting)."""
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, httpx.RemoteProtocolError | httpx.ReadError)
+
+
+def _reasoning_of(delta: Any) -> str | None:
+    # Not in the OpenAI schema: DeepSeek, vLLM, llama.cpp and others send it as an extra field.
+    if delta is None:
+        return None
+    extra = getattr(delta, "model_extra", None) or {}
+    value = extra.get("reasoning_content") or extra.get("reasoning")
+    return value if isinstance(value, str) and value else None
+
+
+def _to_openai(message: ChatMessage) -> dict[str, Any]:
+    return {"role": message.role, "content": message.content}

@@ -1,0 +1,63 @@
+"""The running application's parts, built from `Settings` and started/stopped together."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from .config import Settings
+from .core.events import EventBus
+from .core.runs import RunManager
+from .core.sessions import SessionService
+from .providers.registry import ProviderRegistry
+from .store import migrate
+from .store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a request handler may need; one instance per app."""
+
+    settings: Settings
+    db: Database
+    bus: EventBus
+    providers: ProviderRegistry
+    runs: RunManager
+    sessions: SessionService
+
+    @classmethod
+    def build(cls, settings: Settings, *, providers: ProviderRegistry | None = None) -> Services:
+        """Wire the parts together; nothing touches the disk or the network yet."""
+        db = Database(settings.effective_database_url)
+        bus = EventBus()
+        providers = providers or ProviderRegistry.from_settings(settings)
+        runs = RunManager(db=db, bus=bus, settings=settings, providers=providers)
+        return cls(
+            settings=settings,
+            db=db,
+            bus=bus,
+            providers=providers,
+            runs=runs,
+            sessions=SessionService(db=db, runs=runs),
+        )
+
+    async def start(self) -> None:
+        """Prepare the data dir, migrate, interrupt what a dead process left, start queued runs."""
+        prepare_data_dir(self.settings)
+        await migrate.upgrade(self.db)
+        await self.runs.startup()
+
+    async def stop(self) -> None:
+        """End this process's runs as interrupted and close connections."""
+        await self.runs.shutdown()
+        await self.providers.aclose()
+        await self.db.dispose()
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data dir, readable by its owner only."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)

@@ -1,0 +1,133 @@
+"""Data access for `messages`: rows are appended and superseded, never rewritten whole."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import messages
+
+PUBLIC_COLUMNS = (
+    messages.c.id,
+    messages.c.seq,
+    messages.c.role,
+    messages.c.content,
+    messages.c.status,
+    messages.c.run_id,
+    messages.c.superseded,
+    messages.c.created_at,
+    messages.c.parts,
+)
+
+
+async def insert(conn: AsyncConnection, *, values: dict[str, Any]) -> None:
+    """Append one message row."""
+    await conn.execute(sa.insert(messages).values(**values))
+
+
+async def get(conn: AsyncConnection, *, message_id: str) -> RowMapping | None:
+    """One message by id."""
+    result = await conn.execute(sa.select(*PUBLIC_COLUMNS).where(messages.c.id == message_id))
+    return result.mappings().first()
+
+
+async def get_by_seq(conn: AsyncConnection, *, session_id: str, seq: int) -> RowMapping | None:
+    """One message by its place in the session."""
+    result = await conn.execute(
+        sa.select(*PUBLIC_COLUMNS).where(messages.c.session_id == session_id, messages.c.seq == seq)
+    )
+    return result.mappings().first()
+
+
+async def page(
+    conn: AsyncConnection,
+    *,
+    session_id: str,
+    limit: int,
+    before_seq: int | None,
+    include_superseded: bool,
+) -> tuple[list[RowMapping], bool]:
+    """The newest `limit` messages before `before_seq`, oldest first, and whether more exist."""
+    query = sa.select(*PUBLIC_COLUMNS).where(messages.c.session_id == session_id)
+    if before_seq is not None:
+        query = query.where(messages.c.seq < before_seq)
+    if not include_superseded:
+        query = query.where(messages.c.superseded == sa.false())
+    query = query.order_by(messages.c.seq.desc()).limit(limit + 1)
+    rows = list((await conn.execute(query)).mappings().all())
+    has_more = len(rows) > limit
+    return list(reversed(rows[:limit])), has_more
+
+
+async def history(conn: AsyncConnection, *, session_id: str, before_seq: int) -> list[RowMapping]:
+    """The live (not superseded) transcript before `before_seq`, oldest first."""
+    query = (
+        sa.select(messages.c.role, messages.c.content, messages.c.parts, messages.c.status)
+        .where(
+            messages.c.session_id == session_id,
+            messages.c.seq < before_seq,
+            messages.c.superseded == sa.false(),
+        )
+        .order_by(messages.c.seq)
+    )
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def append_content(conn: AsyncConnection, *, message_id: str, text: str) -> None:
+    """Add streamed text to a message that is still streaming."""
+    await conn.execute(
+        sa.update(messages)
+        .where(messages.c.id == message_id, messages.c.status == "streaming")
+        .values(content=messages.c.content + text)
+    )
+
+
+async def finish(conn: AsyncConnection, *, message_id: str, text: str, status: str) -> int:
+    """Add the last streamed text and leave `streaming` for a final status, in one UPDATE."""
+    result = await conn.execute(
+        sa.update(messages)
+        .where(messages.c.id == message_id, messages.c.status == "streaming")
+        .values(content=messages.c.content + text, status=status)
+    )
+    return result.rowcount
+
+
+async def supersede_from(conn: AsyncConnection, *, session_id: str, seq: int) -> int:
+    """Hide (keep) every live message at or after `seq`; returns how many."""
+    result = await conn.execute(
+        sa.update(messages)
+        .where(
+            messages.c.session_id == session_id,
+            messages.c.seq >= seq,
+            messages.c.superseded == sa.false(),
+        )
+        .values(superseded=True)
+    )
+    return result.rowcount
+
+
+async def first_live(conn: AsyncConnection, *, session_id: str, role: str) -> RowMapping | None:
+    """The oldest live message of the session with `role`."""
+    query = sa.select(*PUBLIC_COLUMNS).where(
+        messages.c.session_id == session_id,
+        messages.c.superseded == sa.false(),
+        messages.c.role == role,
+    )
+    result = await conn.execute(query.order_by(messages.c.seq).limit(1))
+    return result.mappings().first()
+
+
+async def last_live(
+    conn: AsyncConnection, *, session_id: str, role: str | None = None
+) -> RowMapping | None:
+    """The newest live message of the session (of `role`, if given)."""
+    query = sa.select(*PUBLIC_COLUMNS).where(
+        messages.c.session_id == session_id, messages.c.superseded == sa.false()
+    )
+    if role is not None:
+        query = query.where(messages.c.role == role)
+    result = await conn.execute(query.order_by(messages.c.seq.desc()).limit(1))
+    return result.mappings().first()

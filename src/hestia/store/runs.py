@@ -1,0 +1,124 @@
+"""Data access for `runs`. Every status change is a compare-and-set (I6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import runs
+
+
+async def insert(conn: AsyncConnection, *, values: dict[str, Any]) -> None:
+    """Insert one run row."""
+    await conn.execute(sa.insert(runs).values(**values))
+
+
+async def get(conn: AsyncConnection, *, run_id: str) -> RowMapping | None:
+    """One run by id."""
+    return (await conn.execute(sa.select(runs).where(runs.c.id == run_id))).mappings().first()
+
+
+async def by_client_message_id(
+    conn: AsyncConnection, *, session_id: str, client_message_id: str
+) -> RowMapping | None:
+    """The run a send with this `client_message_id` created, if any (I8)."""
+    query = sa.select(runs).where(
+        runs.c.session_id == session_id, runs.c.client_message_id == client_message_id
+    )
+    return (await conn.execute(query)).mappings().first()
+
+
+async def for_session(
+    conn: AsyncConnection, *, session_id: str, active_only: bool, limit: int = 100
+) -> list[RowMapping]:
+    """A session's runs, oldest first (only queued and running ones with `active_only`)."""
+    query = sa.select(runs).where(runs.c.session_id == session_id)
+    if active_only:
+        query = query.where(runs.c.status.in_(("queued", "running")))
+    query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+    rows = list((await conn.execute(query)).mappings().all())
+    return list(reversed(rows))
+
+
+async def has_active(conn: AsyncConnection, *, session_id: str) -> bool:
+    """Whether the session has a queued or running run."""
+    query = sa.select(sa.literal(1)).where(
+        runs.c.session_id == session_id, runs.c.status.in_(("queued", "running"))
+    )
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def has_running(conn: AsyncConnection, *, session_id: str) -> bool:
+    """Whether the session has a running run."""
+    query = sa.select(sa.literal(1)).where(
+        runs.c.session_id == session_id, runs.c.status == "running"
+    )
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def oldest_queued(conn: AsyncConnection, *, session_id: str) -> RowMapping | None:
+    """The run that starts next in a session."""
+    query = (
+        sa.select(runs)
+        .where(runs.c.session_id == session_id, runs.c.status == "queued")
+        .order_by(runs.c.created_at, runs.c.id)
+        .limit(1)
+    )
+    return (await conn.execute(query)).mappings().first()
+
+
+async def sessions_with_queued(conn: AsyncConnection) -> list[str]:
+    """Sessions that have a queued run and no running one."""
+    running = sa.select(runs.c.session_id).where(runs.c.status == "running")
+    query = (
+        sa.select(runs.c.session_id)
+        .where(runs.c.status == "queued", runs.c.session_id.not_in(running))
+        .distinct()
+    )
+    return list((await conn.execute(query)).scalars().all())
+
+
+async def transition(
+    conn: AsyncConnection,
+    *,
+    run_id: str,
+    from_status: str,
+    values: dict[str, Any],
+    owner: str | None = None,
+) -> bool:
+    """Compare-and-set: change the run only if it is still in `from_status` (and `owner`)."""
+    query = sa.update(runs).where(runs.c.id == run_id, runs.c.status == from_status)
+    if owner is not None:
+        query = query.where(runs.c.owner == owner)
+    result = await conn.execute(query.values(**values))
+    return result.rowcount == 1
+
+
+async def running(conn: AsyncConnection) -> list[RowMapping]:
+    """Every running run with its owner and lease, for the stale sweep."""
+    query = sa.select(
+        runs.c.id,
+        runs.c.session_id,
+        runs.c.owner,
+        runs.c.lease_expires_at,
+        runs.c.assistant_message_id,
+        runs.c.last_event_id,
+    ).where(runs.c.status == "running")
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def renew_leases(conn: AsyncConnection, *, owner: str, until: datetime) -> list[str]:
+    """Extend the lease of every run this owner runs; returns the ids asked to cancel."""
+    await conn.execute(
+        sa.update(runs)
+        .where(runs.c.owner == owner, runs.c.status == "running")
+        .values(lease_expires_at=until)
+    )
+    query = sa.select(runs.c.id).where(
+        runs.c.owner == owner, runs.c.status == "running", runs.c.cancel_requested == sa.true()
+    )
+    return list((await conn.execute(query)).scalars().all())

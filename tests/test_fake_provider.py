@@ -1,0 +1,419 @@
+"""Prove the fake provider against the real ``openai`` SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+try:  # importable both with and without a tests/__init__.py
+    from tests.fake_provider import FakeProvider, split_words
+except ImportError:
+    from fake_provider import FakeProvider, split_words  # type: ignore[no-redef]
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[FakeProvider]:
+    with FakeProvider() as fp:
+        yield fp
+
+
+@pytest.fixture
+def fp(provider: FakeProvider) -> FakeProvider:
+    provider.reset()
+    return provider
+
+
+@pytest.fixture
+async def client(fp: FakeProvider) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(
+        base_url=fp.base_url, api_key="test-key", max_retries=0, timeout=5.0
+    ) as c:
+        yield c
+
+
+@dataclass
+class Collected:
+    """Everything a streamed completion delivered, reassembled."""
+
+    pieces: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    arg_pieces: dict[int, int] = field(default_factory=dict)
+    finish_reason: str | None = None
+    roles: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+def user(text: str) -> list[dict[str, Any]]:
+    return [{"role": "system", "content": "be brief"}, {"role": "user", "content": text}]
+
+
+async def collect(
+    client: openai.AsyncOpenAI, messages: list[dict[str, Any]], model: str = "fake-model"
+) -> Collected:
+    out = Collected()
+    start = time.monotonic()
+    stream = await client.chat.completions.create(model=model, messages=messages, stream=True)
+    async with stream:
+        async for chunk in stream:
+            assert chunk.object == "chat.completion.chunk"
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            delta = choice.delta
+            if delta.role:
+                out.roles.append(delta.role)
+            if delta.content:
+                out.pieces.append(delta.content)
+                out.times.append(time.monotonic() - start)
+            reasoning = getattr(delta, "reasoning_content", None)
+            if reasoning:
+                out.reasoning.append(reasoning)
+            for tc in delta.tool_calls or []:
+                call = out.tool_calls.setdefault(tc.index, {"id": None, "name": "", "args": ""})
+                if tc.id:
+                    call["id"] = tc.id
+                if tc.function and tc.function.name:
+                    call["name"] += tc.function.name
+                if tc.function and tc.function.arguments:
+                    call["args"] += tc.function.arguments
+                    out.arg_pieces[tc.index] = out.arg_pieces.get(tc.index, 0) + 1
+            if choice.finish_reason:
+                out.finish_reason = choice.finish_reason
+    return out
+
+
+async def wait_for(predicate: Callable[[], bool], within: float = 3.0) -> bool:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+# --------------------------------------------------------------------------- content
+
+
+async def test_echo_without_directive(client: openai.AsyncOpenAI) -> None:
+    got = await collect(client, user("hello big world"))
+    assert got.roles == ["assistant"]
+    assert got.text == "Echo: hello big world"
+    assert got.pieces == ["Echo: ", "hello ", "big ", "world"]
+    assert got.finish_reason == "stop"
+
+
+async def test_reply_preserves_whitespace(client: openai.AsyncOpenAI) -> None:
+    reply = "  Hello,  world!\n\nSecond para.\tTab "
+    got = await collect(client, user("hi #fake " + json.dumps({"reply": reply})))
+    assert got.text == reply
+    assert got.pieces == split_words(reply)
+    assert len(got.pieces) == 5
+
+
+async def test_tokens_and_delays(client: openai.AsyncOpenAI) -> None:
+    directive = {"tokens": 10, "delay": 0.02, "first_delay": 0.2}
+    got = await collect(client, user(f"go #fake {json.dumps(directive)}"))
+    assert got.pieces == [f"w{i} " for i in range(10)]
+    assert got.times[0] >= 0.19
+    assert got.times[-1] - got.times[0] >= 9 * 0.02 * 0.9
+
+
+async def test_reasoning_before_content(client: openai.AsyncOpenAI) -> None:
+    got = await collect(client, user('q #fake {"reasoning": "let me think", "reply": "42"}'))
+    assert got.reasoning == ["let ", "me ", "think"]
+    assert got.text == "42"
+
+
+async def test_content_parts_message(client: openai.AsyncOpenAI) -> None:
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": 'x #fake {"reply": "parts ok"}'}]}
+    ]
+    got = await collect(client, messages)
+    assert got.text == "parts ok"
+
+
+# --------------------------------------------------------------------------- tool calls
+
+
+async def test_tool_calls_stream_and_reassemble(client: openai.AsyncOpenAI) -> None:
+    directive = {
+        "reply": "Let me check.",
+        "tool_calls": [
+            {"name": "read_file", "arguments": {"path": "/tmp/a.txt", "lines": [1, 2]}},
+            {"name": "shell", "arguments": '{"cmd": "ls -la"}', "id": "call_fixed"},
+        ],
+    }
+    got = await collect(client, user("do it #fake " + json.dumps(directive)))
+    assert got.text == "Let me check."
+    assert got.finish_reason == "tool_calls"
+    assert sorted(got.tool_calls) == [0, 1]
+    first, second = got.tool_calls[0], got.tool_calls[1]
+    assert first["name"] == "read_file"
+    assert json.loads(first["args"]) == {"path": "/tmp/a.txt", "lines": [1, 2]}
+    assert first["id"].startswith("call_")
+    assert second == {"id": "call_fixed", "name": "shell", "args": '{"cmd": "ls -la"}'}
+    assert all(2 <= n <= 3 for n in got.arg_pieces.values())
+
+
+async def test_steps_pick_by_tool_result_count(client: openai.AsyncOpenAI) -> None:
+    script = {
+        "steps": [
+            {"tool_calls": [{"name": "search", "arguments": {"q": "cats"}, "id": "c1"}]},
+            {"reply": "found cats"},
+        ]
+    }
+    history = user("find #fake " + json.dumps(script))
+    step0 = await collect(client, history)
+    assert step0.finish_reason == "tool_calls"
+    assert step0.text == ""
+    assert step0.tool_calls[0]["name"] == "search"
+
+    assistant = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "search", "arguments": "{}"}}
+        ],
+    }
+    history = [*history, assistant, {"role": "tool", "tool_call_id": "c1", "content": "3 cats"}]
+    step1 = await collect(client, history)
+    assert (step1.text, step1.finish_reason) == ("found cats", "stop")
+
+    history = [*history, {"role": "tool", "tool_call_id": "c2", "content": "extra"}]
+    step2 = await collect(client, history)
+    assert step2.text == "done"
+
+    # a new user message restarts the count (and has no directive: echo)
+    history = [*history, {"role": "assistant", "content": "done"}, {"role": "user", "content": "k"}]
+    assert (await collect(client, history)).text == "Echo: k"
+
+
+async def test_non_streaming(client: openai.AsyncOpenAI) -> None:
+    resp = await client.chat.completions.create(
+        model="fake-model", messages=user('x #fake {"reply": "whole text"}')
+    )
+    assert resp.object == "chat.completion"
+    assert resp.choices[0].message.content == "whole text"
+    assert resp.choices[0].finish_reason == "stop"
+
+    directive = {"tool_calls": [{"name": "f", "arguments": {"a": 1}}]}
+    resp = await client.chat.completions.create(
+        model="fake-model", messages=user("x #fake " + json.dumps(directive))
+    )
+    call = resp.choices[0].message.tool_calls[0]
+    assert (call.function.name, json.loads(call.function.arguments)) == ("f", {"a": 1})
+    assert resp.choices[0].finish_reason == "tool_calls"
+
+
+async def test_usage_chunk_when_requested(client: openai.AsyncOpenAI) -> None:
+    stream = await client.chat.completions.create(
+        model="fake-model",
+        messages=user('x #fake {"tokens": 4}'),
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    async with stream:
+        chunks = [c async for c in stream]
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 4
+
+
+# --------------------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize(
+    ("status", "exc_type", "code"),
+    [
+        ("401", openai.AuthenticationError, "invalid_api_key"),
+        ("403", openai.PermissionDeniedError, "unsupported_country_region_territory"),
+        ("404", openai.NotFoundError, "model_not_found"),
+        ("429", openai.RateLimitError, "rate_limit_exceeded"),
+        ("500", openai.InternalServerError, None),
+        ("503", openai.InternalServerError, None),
+    ],
+)
+async def test_http_failures(
+    client: openai.AsyncOpenAI, status: str, exc_type: type[openai.APIStatusError], code: str | None
+) -> None:
+    with pytest.raises(exc_type) as info:
+        await collect(client, user(f'x #fake {{"fail": "{status}"}}'))
+    assert info.value.status_code == int(status)
+    assert isinstance(info.value.body, dict) and info.value.body["code"] == code
+
+
+async def test_bad_key_and_missing_model(fp: FakeProvider) -> None:
+    async with openai.AsyncOpenAI(base_url=fp.base_url, api_key="bad-key", max_retries=0) as bad:
+        with pytest.raises(openai.AuthenticationError, match="Incorrect API key provided"):
+            await collect(bad, user("hi"))
+        with pytest.raises(openai.AuthenticationError):
+            await bad.models.list()
+    async with openai.AsyncOpenAI(base_url=fp.base_url, api_key="ok", max_retries=0) as good:
+        with pytest.raises(openai.NotFoundError, match="The model `missing-model` does not exist"):
+            await collect(good, user("hi"), model="missing-model")
+
+
+async def test_break_raises_connection_error(client: openai.AsyncOpenAI) -> None:
+    got: list[str] = []
+    stream = await client.chat.completions.create(
+        model="fake-model", messages=user('x #fake {"tokens": 10, "fail": "break"}'), stream=True
+    )
+    with pytest.raises(openai.APIConnectionError) as info:
+        async with stream:
+            async for chunk in stream:
+                got.append(chunk.choices[0].delta.content or "")
+    # the SDK wraps httpx2's "incomplete chunked read" RemoteProtocolError
+    assert type(info.value.__cause__).__name__ == "RemoteProtocolError"
+    assert "".join(got) == "w0 w1 w2 "
+
+
+async def test_malformed_raises_json_error(client: openai.AsyncOpenAI) -> None:
+    got: list[str] = []
+    stream = await client.chat.completions.create(
+        model="fake-model",
+        messages=user('x #fake {"tokens": 10, "fail": "malformed", "fail_after": 2}'),
+        stream=True,
+    )
+    with pytest.raises(json.JSONDecodeError):
+        async with stream:
+            async for chunk in stream:
+                got.append(chunk.choices[0].delta.content or "")
+    assert "".join(got) == "w0 w1 "
+
+
+async def test_no_finish_ends_cleanly(client: openai.AsyncOpenAI) -> None:
+    got = await collect(client, user('x #fake {"tokens": 5, "fail": "no_finish"}'))
+    assert got.text == "w0 w1 w2 w3 w4 "
+    assert got.finish_reason is None
+
+
+async def test_hang_times_out_and_stream_is_released(fp: FakeProvider) -> None:
+    async with openai.AsyncOpenAI(
+        base_url=fp.base_url, api_key="k", max_retries=0, timeout=0.5
+    ) as c:
+        start = time.monotonic()
+        with pytest.raises((openai.APITimeoutError, openai.APIConnectionError)):
+            await collect(c, user('x #fake {"fail": "hang", "fail_after": 1}'))
+        assert time.monotonic() - start < 3
+    assert await wait_for(lambda: fp.active_streams == 0)
+
+
+async def test_non_streaming_failures(fp: FakeProvider) -> None:
+    async with openai.AsyncOpenAI(
+        base_url=fp.base_url, api_key="k", max_retries=0, timeout=0.5
+    ) as c:
+
+        async def ask(mode: str) -> Any:
+            messages = user(f'x #fake {{"fail": "{mode}"}}')
+            return await c.chat.completions.create(model="fake-model", messages=messages)
+
+        with pytest.raises(openai.APIConnectionError):
+            await ask("break")
+        with pytest.raises(openai.APITimeoutError):
+            await ask("hang")
+        assert (await ask("no_finish")).choices[0].finish_reason is None
+
+
+async def test_bad_directive_is_a_400(client: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="unknown directive keys"):
+        await collect(client, user('x #fake {"tokns": 3}'))
+    with pytest.raises(openai.BadRequestError, match="not valid JSON"):
+        await collect(client, user("x #fake {nope"))
+
+
+# --------------------------------------------------------------------------- control
+
+
+async def test_active_streams_track_client_close(
+    fp: FakeProvider, client: openai.AsyncOpenAI
+) -> None:
+    stream = await client.chat.completions.create(
+        model="fake-model", messages=user('x #fake {"tokens": 500, "delay": 0.05}'), stream=True
+    )
+    async with stream:
+        await stream.__anext__()
+        await stream.__anext__()
+        assert fp.active_streams == 1
+        async with httpx.AsyncClient() as http:
+            stats = (await http.get(f"{fp.url}/_fake/stats")).json()
+        assert stats == {"active_streams": 1, "total_requests": 1}
+    assert await wait_for(lambda: fp.active_streams == 0)
+
+
+async def test_models_list(client: openai.AsyncOpenAI) -> None:
+    models = await client.models.list()
+    assert [m.id for m in models.data] == ["fake-model", "fake-model-large"]
+    assert all(m.owned_by == "fake" and m.object == "model" for m in models.data)
+
+
+async def test_request_recording(fp: FakeProvider, client: openai.AsyncOpenAI) -> None:
+    await collect(client, user("first"))
+    await client.chat.completions.create(model="fake-model-large", messages=user("second"))
+    assert [r["messages"][-1]["content"] for r in fp.requests] == ["first", "second"]
+    assert fp.requests[0]["stream"] is True and fp.last_request["model"] == "fake-model-large"
+    assert fp.records[0]["headers"]["authorization"] == "Bearer test-key"
+    async with httpx.AsyncClient(base_url=fp.url) as http:
+        recorded = (await http.get("/_fake/requests")).json()
+        assert [r["body"]["messages"][-1]["content"] for r in recorded] == ["first", "second"]
+        assert (await http.delete("/_fake/requests")).status_code == 200
+        assert (await http.get("/_fake/requests")).json() == []
+    assert fp.requests == [] and fp.total_requests == 2
+    fp.clear()
+    fp.reset()
+    assert fp.total_requests == 0
+
+
+async def test_default_directive(fp: FakeProvider, client: openai.AsyncOpenAI) -> None:
+    fp.set_default(reply="slow reply", first_delay=0.1)
+    got = await collect(client, user("anything"))
+    assert got.text == "slow reply" and got.times[0] >= 0.09
+    # an explicit directive wins over the default
+    assert (await collect(client, user('x #fake {"reply": "mine"}'))).text == "mine"
+    async with httpx.AsyncClient(base_url=fp.url) as http:
+        assert (await http.post("/_fake/default", json={"tokens": 2})).status_code == 200
+        assert (await collect(client, user("anything"))).text == "w0 w1 "
+        assert (await http.post("/_fake/default", json={"bogus": 1})).status_code == 400
+        assert (await http.post("/_fake/reset")).status_code == 200
+    assert (await collect(client, user("anything"))).text == "Echo: anything"
+    with pytest.raises(ValueError):
+        fp.set_default(fail="teapot")
+
+
+def test_sync_client_and_shutdown_with_hanging_stream() -> None:
+    with FakeProvider() as fp:
+        with openai.OpenAI(base_url=fp.base_url, api_key="k", max_retries=0) as c:
+            text = "".join(
+                ch.choices[0].delta.content or ""
+                for ch in c.chat.completions.create(
+                    model="fake-model", messages=user("sync"), stream=True
+                )
+            )
+            assert text == "Echo: sync"
+            stream = c.chat.completions.create(
+                model="fake-model", messages=user('x #fake {"fail": "hang"}'), stream=True
+            )
+            with stream:
+                next(iter(stream))
+                assert fp.active_streams == 1
+                start = time.monotonic()
+                fp.stop()
+                assert time.monotonic() - start < 3
+                with pytest.raises(openai.APIConnectionError):
+                    list(stream)
+
+
+def test_only_loopback() -> None:
+    with pytest.raises(ValueError):
+        FakeProvider(host="0.0.0.0")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import openai
 from openai import AsyncOpenAI
 
@@ -34,7 +32,7 @@ class OpenAICompatProvider:
         self._client = AsyncOpenAI(
             base_url=self.base_url,
             api_key=api_key or "not-needed",
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
             max_retries=0,
         )
 
@@ -90,7 +88,7 @@ class OpenAICompatProvider:
 
     def _explain(self, exc: BaseException, model: str | None) -> ProviderError:
         where = f"the model provider at {self.base_url}"
-        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+        if isinstance(exc, openai.APITimeoutError) or "Timeout" in type(exc).__name__:
             return ProviderError(
                 f"No answer from {where} within {self.timeout:g} seconds.",
                 code="provider_timeout",
@@ -103,12 +101,13 @@ class OpenAICompatProvider:
                 "HESTIA_OPENAI_BASE_URL right?",
                 code="provider_unreachable",
             )
-        if isinstance(exc, httpx.TransportError | openai.APIConnectionError):
+        if isinstance(exc, openai.APIConnectionError) or _is_transport_error(exc):
             return ProviderError(
                 f"The connection to {where} broke off in the middle of the answer.",
                 code="provider_stream_broken",
             )
-        if isinstance(exc, json.JSONDecodeError | ValueError | openai.APIResponseValidationError):
+        if isinstance(exc, ValueError | openai.APIResponseValidationError):
+            # The SDK lets json.JSONDecodeError (a ValueError) through for a malformed chunk.
             return ProviderError(
                 f"{where.capitalize()} sent a response Hestia could not read.",
                 code="provider_bad_response",
@@ -164,7 +163,12 @@ def _provider_message(exc: openai.APIStatusError) -> str:
 def _broke_mid_body(exc: BaseException) -> bool:
     """Whether a connection error happened after the response began (vs. never connecting)."""
     cause = exc.__cause__ or exc.__context__
-    return isinstance(cause, httpx.RemoteProtocolError | httpx.ReadError)
+    return type(cause).__name__ in ("RemoteProtocolError", "ReadError")
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    # The SDK's HTTP client is httpx or its successor httpx2, depending on the SDK version.
+    return type(exc).__module__.split(".")[0] in ("httpx", "httpx2")
 
 
 def _reasoning_of(delta: Any) -> str | None:

@@ -14,7 +14,9 @@ import pytest
 from tests.fake_provider import FakeProvider
 from tests.server import HestiaServer
 
-PG_ADMIN_URL = os.environ.get("HESTIA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "HESTIA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +115,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 def both_backends(func: Callable[..., object]) -> Callable[..., object]:
     """Run a test against SQLite and PostgreSQL."""
     return pytest.mark.parametrize(
-        "database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+        "database_url",
+        ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
         indirect=True,
     )(func)

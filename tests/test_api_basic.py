@@ -6,7 +6,7 @@ from tests.server import read_events, wait_for_run
 def test_send_streams_and_stores_the_answer(client, fake):
     session = client.post("/api/sessions", json={}).json()
     response = client.post(
-        f"/api/sessions/{session['id']}/messages", json={"content": "hello #fake {\"tokens\": 20}"}
+        f"/api/sessions/{session['id']}/messages", json={"content": 'hello #fake {"tokens": 20}'}
     )
     assert response.status_code == 202
     run = response.json()["run"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -53,6 +54,7 @@ def serve(
     from .api.app import create_app
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
+    _check_can_listen(settings.host, settings.port)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     typer.echo(f"Hestia {__version__} on http://{settings.host}:{settings.port}")
@@ -65,12 +67,27 @@ def serve(
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
-    try:
-        server.run()
-    except OSError as exc:
-        raise _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    server.run()
     if not server.started:
         raise _fail(f"could not start on {settings.host}:{settings.port} (see the lines above).")
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail with one line now, rather than with a server log later, if the port is taken."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise _fail(f"cannot listen on {host}: no such address.") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise _fail(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                "is Hestia already running? Pick another with --port."
+            ) from None
 
 
 @app.command()

@@ -225,8 +225,12 @@ def _workspace(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise BadRequest("The workspace must be a folder path.", code="invalid_workspace")
-    path = Path(value).expanduser()
-    if not path.is_absolute() or not path.is_dir():
+    try:
+        path = Path(value).expanduser()
+        usable = path.is_absolute() and path.is_dir()
+    except (OSError, ValueError, RuntimeError):  # NUL bytes, unknown ~user, too long
+        usable = False
+    if not usable:
         raise BadRequest(
             f"The workspace {value!r} is not an existing folder (give an absolute path).",
             code="invalid_workspace",

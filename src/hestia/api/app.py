@@ -11,7 +11,7 @@ from .. import __version__
 from ..config import Settings
 from ..services import Services
 from . import errors
-from .limits import BodyLimit
+from .limits import BodyLimit, NoNulInUrl
 from .routes import health, models, runs, sessions
 
 
@@ -35,6 +35,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.state.services = services
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=4 * settings.max_message_bytes + 64 * 1024)
+    app.add_middleware(NoNulInUrl)
     for module in (health, sessions, runs, models):
         app.include_router(module.router)
     return app

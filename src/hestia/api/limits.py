@@ -1,4 +1,4 @@
-"""A pure ASGI middleware that refuses request bodies over a size limit with a JSON 413."""
+"""Pure ASGI middlewares: bodies over a size limit get a JSON 413, URLs holding NUL a JSON 400."""
 
 from __future__ import annotations
 
@@ -54,3 +54,20 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         await error_response(413, "request_too_large", self._message())(scope, receive, send)
+
+
+class NoNulInUrl:
+    """Refuse a URL whose path or query holds NUL (`%00`) with a JSON 400: no id or search
+    contains one, and PostgreSQL cannot even compare text with it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+        ):
+            message = "The address holds a NUL character (%00)."
+            await error_response(400, "invalid_url", message)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        """JSON may escape lone surrogates (`"\\ud800"`) and NUL (`"\\u0000"`); neither is text
+        that every database can store (PostgreSQL refuses NUL), so both are refused here."""
+        if isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+            if "\x00" in value:
+                raise ValueError("must not contain the NUL character")
+        return value
 
 
 class SessionCreate(Strict):

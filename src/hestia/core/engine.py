@@ -164,11 +164,13 @@ class RunExecution:
         except TimeoutError:
             return None
 
-    def _emit(self, type_: str, data: dict[str, Any]) -> None:
+    def _emit(self, type_: str, data: dict[str, Any], *, publish: bool = True) -> Event:
         event = Event.make(self._next_id, type_, data)
         self._next_id += 1
         self._pending.append(event)
-        self._bus.publish(self.ctx.run_id, event)
+        if publish:
+            self._bus.publish(self.ctx.run_id, event)
+        return event
 
     async def _flush(self, final: dict[str, Any] | None = None) -> None:
         """Write pending events and text in one transaction, if the run is still ours."""
@@ -183,14 +185,10 @@ class RunExecution:
         if final is not None:
             values.update(final["run"])
         async with self._db.write() as conn:
-            owned = await run_store.transition(
-                conn,
-                run_id=self.ctx.run_id,
-                from_status="running",
-                owner=self.ctx.owner,
-                values=values,
+            cancel_requested = await run_store.renew(
+                conn, run_id=self.ctx.run_id, owner=self.ctx.owner, values=values
             )
-            if not owned:
+            if cancel_requested is None:
                 raise LostOwnership(self.ctx.run_id)
             await event_store.append(conn, run_id=self.ctx.run_id, events=events, now=now)
             if final is not None:
@@ -211,6 +209,9 @@ class RunExecution:
         self._pending_text.clear()
         self._last_flush = time.monotonic()
         self._bus.flushed(self.ctx.run_id, last_id)
+        if cancel_requested and final is None:
+            # Asked by another process, or before this execution was registered.
+            self.request_stop("cancelled")
         if self._on_flush is not None:
             self._on_flush()
 
@@ -218,18 +219,23 @@ class RunExecution:
         message_status = MESSAGE_STATUS[status]
         async with self._db.read() as conn:
             row = await message_store.get(conn, message_id=self.ctx.assistant_message_id)
+        # The final events go live only once stored: a client that sees the run end and then
+        # reads the run or the transcript finds both finished.
+        final: list[Event] = []
         if row is not None:
             message = message_view(row)
             message["content"] += "".join(self._pending_text)
             message["status"] = message_status
-            self._emit("message.completed", {"message": message})
+            final.append(self._emit("message.completed", {"message": message}, publish=False))
         terminal: dict[str, Any] = {"run_id": self.ctx.run_id}
         if error is not None:
             terminal["error"] = error
-        self._emit(f"run.{status}", terminal)
+        final.append(self._emit(f"run.{status}", terminal, publish=False))
         await self._flush(
             {
                 "run": {"status": status, "finished_at": utcnow(), "error": error},
                 "message_status": message_status,
             }
         )
+        for event in final:
+            self._bus.publish(self.ctx.run_id, event)

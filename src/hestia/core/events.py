@@ -112,6 +112,11 @@ async def follow(
 ) -> AsyncIterator[Event]:
     """Every event of the run after `after`, in order, ending with the terminal event."""
     last = after
+    ended = await _ended_behind(db, run_id, last)
+    if ended is not None:
+        if after > ended.id:
+            yield ended  # only after a crash (see _ended_behind)
+        return
     while True:
         subscription = bus.subscribe(run_id)
         try:
@@ -137,7 +142,8 @@ async def follow(
             if not bus.is_local(run_id):
                 ended = await _ended_behind(db, run_id, last)
                 if ended is not None:
-                    yield ended
+                    if last > ended.id:
+                        yield ended
                     return
         finally:
             bus.unsubscribe(subscription)
@@ -167,10 +173,11 @@ async def _next_live(subscription: Subscription, wait: float) -> Event | None:
 
 
 async def _ended_behind(db: Database, run_id: str, last: int) -> Event | None:
-    """The terminal event of a run that ended at or before `last`, which the client is past.
+    """The terminal event of a run that ended at or before `last`, if it did.
 
-    Only after a crash: a client can have seen live events that were never flushed, and the
-    sweep then wrote `run.interrupted` under an id the client already used.
+    A follower at the end of a finished run gets nothing more. One *past* the end exists only
+    after a crash: it saw live events that were never flushed, and the sweep then wrote
+    `run.interrupted` under an id it already used; it is sent that event so it learns the end.
     """
     async with db.read() as conn:
         run = await run_store.get(conn, run_id=run_id)

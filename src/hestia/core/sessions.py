@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,13 +178,14 @@ def decode_cursor(cursor: str) -> tuple[bool, datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         pinned, updated_at, session_id = orjson.loads(raw)
-        if not isinstance(pinned, bool) or not isinstance(session_id, str):
-            raise ValueError
+        if not isinstance(pinned, bool) or not isinstance(session_id, str) or "\x00" in session_id:
+            raise ValueError  # (PostgreSQL cannot even compare text holding NUL)
         when = datetime.fromisoformat(updated_at)
         if when.tzinfo is None:
             raise ValueError
-        return pinned, when, session_id
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        # In UTC, as stored; a time that falls off the calendar in UTC is no cursor of ours.
+        return pinned, when.astimezone(UTC), session_id
+    except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError):
         raise BadRequest(
             "The cursor is not valid; start again without one.", code="invalid_cursor"
         ) from None

@@ -90,7 +90,8 @@ class OpenAICompatProvider:
         where = f"the model provider at {self.base_url}"
         if isinstance(exc, openai.APITimeoutError) or "Timeout" in type(exc).__name__:
             return ProviderError(
-                f"No answer from {where} within {self.timeout:g} seconds.",
+                f"No answer from {where} within {self.timeout:g} "
+                f"second{'' if self.timeout == 1 else 's'}.",
                 code="provider_timeout",
             )
         if isinstance(exc, openai.APIStatusError):

@@ -98,6 +98,20 @@ async def transition(
     return result.rowcount == 1
 
 
+async def renew(
+    conn: AsyncConnection, *, run_id: str, owner: str, values: dict[str, Any]
+) -> bool | None:
+    """Update a run its owner still runs; returns whether a cancel was asked, None if not ours."""
+    result = await conn.execute(
+        sa.update(runs)
+        .where(runs.c.id == run_id, runs.c.status == "running", runs.c.owner == owner)
+        .values(**values)
+        .returning(runs.c.cancel_requested)
+    )
+    row = result.first()
+    return None if row is None else bool(row[0])
+
+
 async def running(conn: AsyncConnection) -> list[RowMapping]:
     """Every running run with its owner and lease, for the stale sweep."""
     query = sa.select(

@@ -57,7 +57,8 @@ async def cancel_run(run_id: str, services: ServicesDep) -> JSONResponse:
 
 def _event_id(value: str, name: str) -> int:
     value = value.strip()
-    if not value.isdigit() or len(value) > 10 or int(value) > MAX_EVENT_ID:
+    # isascii: str.isdigit() also accepts '²' (int() then raises) and other scripts' digits.
+    if not (value.isascii() and value.isdigit()) or len(value) > 10 or int(value) > MAX_EVENT_ID:
         raise BadRequest(
             f"{name} must be a whole number of zero or more (an event id).",
             code="invalid_last_event_id",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from ...core.views import message_view, run_view, session_view
@@ -12,6 +12,9 @@ from ..deps import ServicesDep
 from ..schemas import MessageCreate, MessageEdit, SessionCreate, SessionPatch
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+
+# Seqs are 32-bit integers in the database; a larger number is bad input, not a 500.
+MAX_SEQ = 2**31 - 1
 
 
 @router.post("", status_code=201)
@@ -42,7 +45,7 @@ async def get_session(
     session_id: str,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     include_superseded: bool = False,
 ) -> dict[str, Any]:
     """The session and its newest messages before `before_seq`, oldest first."""
@@ -96,7 +99,10 @@ async def send_message(session_id: str, body: MessageCreate, services: ServicesD
 
 @router.post("/{session_id}/messages/{seq}/edit", status_code=202)
 async def edit_message(
-    session_id: str, seq: int, body: MessageEdit, services: ServicesDep
+    session_id: str,
+    seq: Annotated[int, Path(ge=1, le=MAX_SEQ)],
+    body: MessageEdit,
+    services: ServicesDep,
 ) -> JSONResponse:
     """Supersede user message `seq` and what follows, and answer the new text."""
     run = await services.runs.edit(session_id, seq=seq, content=body.content)

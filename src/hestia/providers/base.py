@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One message of the history sent to a model."""
+    """One message of the history sent to a model.
+
+    `parts` follow the stored message: an assistant message may hold
+    `{"type": "tool_call", "id", "name", "arguments"}` and provider parts such as
+    `{"type": "thinking", "text", "signature"}`; a `tool` message holds one
+    `{"type": "tool_result", "call_id", "name", "is_error"}` and its output as `content`.
+    """
 
     role: str
     content: str
@@ -31,10 +37,34 @@ class ReasoningDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, and a JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One call the model asked for; `arguments` is the JSON text exactly as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
-    """The model ended its answer normally; `reason` is the provider's finish reason."""
+    """The model ended this step: with an answer, or asking for `tool_calls`.
+
+    `parts` carries provider-specific pieces that must be sent back verbatim in later turns
+    (e.g. Anthropic's signed thinking blocks), stored on the assistant message.
+    """
 
     reason: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    parts: tuple[dict[str, Any], ...] = ()
 
 
 StreamEvent = TextDelta | ReasoningDelta | Finished
@@ -63,8 +93,10 @@ class Provider(Protocol):
 
     name: str
 
-    def stream(self, messages: list[ChatMessage], *, model: str) -> AsyncIterator[StreamEvent]:
-        """Stream the model's answer to `messages`; ends with one `Finished`."""
+    def stream(
+        self, messages: list[ChatMessage], *, model: str, tools: Sequence[ToolSpec] = ()
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream the model's next step for `messages`; ends with one `Finished`."""
         ...
 
     async def list_models(self) -> ProviderStatus:

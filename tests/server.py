@@ -137,9 +137,12 @@ def read_events(
     last_event_id: int | None = None,
     after: int | None = None,
     stop_after: int | None = None,
+    until: str | None = None,
+    match: str | None = None,
     timeout: float = 30,
 ) -> list[Event]:
-    """Follow a run's SSE stream until it closes (or `stop_after` events, then disconnect)."""
+    """Follow a run's SSE stream until it closes — or disconnect after `stop_after` events, or
+    at the first event of type `until` (whose data JSON contains `match`, if given)."""
     headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
     params = {} if after is None else {"after": str(after)}
     events: list[Event] = []
@@ -152,6 +155,9 @@ def read_events(
                 events.append(item)
                 if stop_after is not None and len(events) >= stop_after:
                     break
+                if until is not None and item.type == until:
+                    if match is None or match in json.dumps(item.data):
+                        break
     return events
 
 

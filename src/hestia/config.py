@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     )
     password: str | None = None
 
+    # Model calls one run may make before it stops and asks the user to continue.
+    max_steps: int = Field(default=30, ge=1, le=1000)
+    # Default approval policy (ask | dangerous | never); overrides the one saved in the UI.
+    approval_policy: str | None = None
     # How long to wait for the provider before giving up on a request, in seconds.
     provider_timeout: float = Field(default=120.0, gt=0)
     max_message_bytes: int = Field(default=256 * 1024, gt=0)
@@ -37,6 +41,13 @@ class Settings(BaseSettings):
     # A running run's owner renews its lease this often; others may take it over after `lease`.
     lease_seconds: float = Field(default=30.0, gt=0)
     sse_ping_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("approval_policy", mode="after")
+    @classmethod
+    def _policy(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("ask", "dangerous", "never"):
+            raise ValueError("must be ask, dangerous or never")
+        return value
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -7,9 +7,12 @@ import os
 from dataclasses import dataclass
 
 from .config import Settings
+from .core.agent import Agent
+from .core.approvals import Approvals
 from .core.events import EventBus
 from .core.runs import RunManager
 from .core.sessions import SessionService
+from .core.settings import SettingsService
 from .providers.registry import ProviderRegistry
 from .store import migrate
 from .store.db import Database
@@ -27,6 +30,8 @@ class Services:
     providers: ProviderRegistry
     runs: RunManager
     sessions: SessionService
+    approvals: Approvals
+    preferences: SettingsService
 
     @classmethod
     def build(cls, settings: Settings, *, providers: ProviderRegistry | None = None) -> Services:
@@ -34,7 +39,16 @@ class Services:
         db = Database(settings.effective_database_url)
         bus = EventBus()
         providers = providers or ProviderRegistry.from_settings(settings)
-        runs = RunManager(db=db, bus=bus, settings=settings, providers=providers)
+        approvals = Approvals(db)
+        preferences = SettingsService(db=db, settings=settings)
+        runs = RunManager(
+            db=db,
+            bus=bus,
+            settings=settings,
+            providers=providers,
+            agent=Agent(approvals=approvals, max_steps=settings.max_steps),
+            preferences=preferences,
+        )
         return cls(
             settings=settings,
             db=db,
@@ -42,6 +56,8 @@ class Services:
             providers=providers,
             runs=runs,
             sessions=SessionService(db=db, runs=runs),
+            approvals=approvals,
+            preferences=preferences,
         )
 
     async def start(self) -> None:

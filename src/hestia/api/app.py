@@ -12,7 +12,8 @@ from ..config import Settings
 from ..services import Services
 from . import errors
 from .limits import BodyLimit, NoNulInUrl
-from .routes import health, models, runs, sessions
+from .routes import approvals, health, models, runs, sessions
+from .routes import settings as settings_routes
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
@@ -36,6 +37,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=4 * settings.max_message_bytes + 64 * 1024)
     app.add_middleware(NoNulInUrl)
-    for module in (health, sessions, runs, models):
+    for module in (health, sessions, runs, models, approvals, settings_routes):
         app.include_router(module.router)
     return app

@@ -30,6 +30,7 @@ class SessionCreate(Strict):
     model: str | None = None
     runtime: str | None = None
     workspace: str | None = None
+    approval_policy: str | None = None
 
 
 class SessionPatch(Strict):
@@ -39,6 +40,7 @@ class SessionPatch(Strict):
     model: str | None = None
     runtime: str | None = None
     workspace: str | None = None
+    approval_policy: str | None = None
 
 
 class MessageCreate(Strict):
@@ -49,3 +51,11 @@ class MessageCreate(Strict):
 
 class MessageEdit(Strict):
     content: str
+
+
+class ApprovalDecision(Strict):
+    decision: str
+
+
+class SettingsPatch(Strict):
+    approval_policy: str | None = None

@@ -1,31 +1,50 @@
-"""One run's execution: stream the model's answer, publish events live, persist them in batches.
+"""One run's execution: the agent loop, with every event published live and persisted in batches.
 
 Deltas are published to followers at once and buffered; the buffer is flushed — events and
-the assistant message's new text in one transaction — at least every `flush_interval` (I2)
-and at every boundary (start, end). Each flush is a compare-and-set on the run's status and
-owner (I6), so a run that was swept away from a stalled owner is never written again.
+the current message's new text in one transaction — at least every `flush_interval` (I2) and at
+every boundary (start, end of a model step, each tool call, approvals, the end). Each flush is a
+compare-and-set on the run's status and owner (I6), so a run that was swept away from a stalled
+owner is never written again.
+
+A step streams one assistant message. When the model asks for tools, that message is closed
+with its `tool_call` parts, each call runs (after an approval if the policy wants one) and is
+stored as a `tool` message, and a new assistant message streams the next step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..errors import HestiaError, ProviderError
-from ..ids import utcnow
-from ..providers.base import ChatMessage, Finished, Provider, ReasoningDelta, TextDelta
+from ..ids import new_id, utcnow
+from ..providers.base import (
+    ChatMessage,
+    Finished,
+    Provider,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+)
+from ..store import approvals as approval_store
 from ..store import events as event_store
 from ..store import messages as message_store
 from ..store import runs as run_store
 from ..store import sessions as session_store
 from ..store.db import Database
+from .agent import DENIED, STEP_LIMIT_NOTE, STOPPED, Agent
 from .events import Event, EventBus
+from .tools.base import ToolContext, ToolResult
 from .views import message_view
+from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +54,8 @@ MESSAGE_STATUS = {
     "cancelled": "cancelled",
     "interrupted": "interrupted",
 }
+
+Extra = Callable[[AsyncConnection], Awaitable[None]]
 
 
 class LostOwnership(Exception):
@@ -51,6 +72,10 @@ class RunContext:
     model: str
     assistant_message_id: str
     history: list[ChatMessage]
+    workspace: Workspace | None = None
+    approval_policy: str = "dangerous"
+    tools_enabled: bool = True
+    parts: list[dict[str, Any]] = field(default_factory=list)
 
 
 _END = object()
@@ -66,90 +91,130 @@ class RunExecution:
         db: Database,
         bus: EventBus,
         provider: Provider,
+        agent: Agent | None,
         flush_interval: float,
         lease_seconds: float,
-        on_flush: Callable[[], Any] | None = None,
     ) -> None:
         self.ctx = ctx
         self._db = db
         self._bus = bus
         self._provider = provider
+        self._agent = agent if ctx.tools_enabled else None
         self._flush_interval = flush_interval
         self._lease_seconds = lease_seconds
-        self._on_flush = on_flush
         self._next_id = 1
         self._pending: list[Event] = []
         self._pending_text: list[str] = []
+        self._message_id = ctx.assistant_message_id
+        self._message_parts: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
         self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._held: list[Event] = []  # emitted, published only once stored
+        self._stopped = asyncio.Event()
         self._stop_reason: str | None = None  # "cancelled" or "interrupted", set from outside
 
     def request_stop(self, status: str) -> None:
         """Ask the execution to end as `cancelled` (user) or `interrupted` (shutdown)."""
         if self._stop_reason is None:
             self._stop_reason = status
+            self._stopped.set()
             self._queue.put_nowait(_END)
 
     async def run(self) -> None:
         """Execute until a terminal state is stored; never raises except on cancellation."""
         self._bus.open(self.ctx.run_id)
-        producer: asyncio.Task[None] | None = None
         try:
             self._emit("run.started", {"run_id": self.ctx.run_id, "model": self.ctx.model})
             await self._flush()
-            producer = asyncio.create_task(self._produce())
-            status, error = await self._consume()
+            status, error = await self._loop()
             await self._finish(status, error)
         except LostOwnership:
             log.warning("run %s: no longer owned by this process; stopped", self.ctx.run_id)
         except Exception:
             log.exception("run %s: could not be persisted; it will be interrupted", self.ctx.run_id)
         finally:
-            if producer is not None and not producer.done():
-                producer.cancel()
-                await asyncio.gather(producer, return_exceptions=True)
             self._bus.close(self.ctx.run_id)
 
-    async def _produce(self) -> None:
+    # -- the agent loop --------------------------------------------------------------------
+
+    async def _loop(self) -> tuple[str, dict[str, str] | None]:
+        history = list(self.ctx.history)
+        max_steps = self._agent.max_steps if self._agent else 1
+        for step in range(1, max_steps + 1):
+            status, error, finished = await self._model_step(history)
+            if finished is None:
+                return status, error
+            if not finished.tool_calls or self._agent is None:
+                self._message_parts = list(finished.parts)
+                return "completed", None
+            text = await self._close_step(finished)
+            history.append(ChatMessage("assistant", text, self._message_parts or None))
+            for call in finished.tool_calls:
+                result = await self._tool_step(call)
+                if result is None:
+                    return self._stop_reason or "cancelled", None
+                part = _result_part(call, result)
+                history.append(ChatMessage("tool", result.output, [part]))
+            await self._open_message()
+            if step == max_steps:
+                self._add_text(STEP_LIMIT_NOTE.format(steps=max_steps).lstrip("\n"))
+        return "completed", None
+
+    async def _model_step(
+        self, history: list[ChatMessage]
+    ) -> tuple[str, dict[str, str] | None, Finished | None]:
+        """Stream one model answer into the current message; returns how the step ended."""
+        self._queue = asyncio.Queue()
+        if self._stop_reason is not None:
+            return self._stop_reason, None, None
+        tools = self._agent.specs() if self._agent else []
+        producer = asyncio.create_task(self._produce(history, tools))
         try:
-            async for item in self._provider.stream(self.ctx.history, model=self.ctx.model):
-                self._queue.put_nowait(item)
+            finished: Finished | None = None
+            while True:
+                item = await self._next_item()
+                if item is None:
+                    await self._flush()
+                    continue
+                if self._stop_reason is not None:
+                    return self._stop_reason, None, None
+                if item is _END:
+                    if finished is not None:
+                        return "completed", None, finished
+                    error = ProviderError(
+                        "The model provider ended the answer without finishing it.",
+                        code="provider_stream_incomplete",
+                    )
+                    return "failed", error.to_dict(), None
+                if isinstance(item, HestiaError):
+                    return "failed", item.to_dict(), None
+                if isinstance(item, TextDelta):
+                    self._add_text(item.text)
+                elif isinstance(item, ReasoningDelta):
+                    self._emit("reasoning.delta", {"text": item.text})
+                elif isinstance(item, Finished):
+                    finished = item
+                if time.monotonic() - self._last_flush >= self._flush_interval:
+                    await self._flush()
+        finally:
+            if not producer.done():
+                producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+
+    async def _produce(self, history: list[ChatMessage], tools: list[Any]) -> None:
+        queue = self._queue
+        try:
+            stream = self._provider.stream(history, model=self.ctx.model, tools=tools)
+            async for item in stream:
+                queue.put_nowait(item)
         except asyncio.CancelledError:
             raise
         except HestiaError as exc:
-            self._queue.put_nowait(exc)
+            queue.put_nowait(exc)
         except Exception as exc:  # a bug in an adapter must still end the run cleanly
             log.exception("run %s: provider adapter failed", self.ctx.run_id)
-            self._queue.put_nowait(ProviderError(f"The model provider adapter failed: {exc}"))
-        self._queue.put_nowait(_END)
-
-    async def _consume(self) -> tuple[str, dict[str, str] | None]:
-        finished = False
-        while True:
-            item = await self._next_item()
-            if item is None:
-                await self._flush()
-                continue
-            if self._stop_reason is not None:
-                return self._stop_reason, None
-            if item is _END:
-                if finished:
-                    return "completed", None
-                return "failed", ProviderError(
-                    "The model provider ended the answer without finishing it.",
-                    code="provider_stream_incomplete",
-                ).to_dict()
-            if isinstance(item, HestiaError):
-                return "failed", item.to_dict()
-            if isinstance(item, TextDelta):
-                self._pending_text.append(item.text)
-                self._emit("message.delta", {"text": item.text})
-            elif isinstance(item, ReasoningDelta):
-                self._emit("reasoning.delta", {"text": item.text})
-            elif isinstance(item, Finished):
-                finished = True
-            if time.monotonic() - self._last_flush >= self._flush_interval:
-                await self._flush()
+            queue.put_nowait(ProviderError(f"The model provider adapter failed: {exc}"))
+        queue.put_nowait(_END)
 
     async def _next_item(self) -> object | None:
         """The next stream item, or None when the flush deadline passes first."""
@@ -164,16 +229,225 @@ class RunExecution:
         except TimeoutError:
             return None
 
+    async def _close_step(self, finished: Finished) -> str:
+        """End the step's message with its tool calls; returns the message's full text."""
+        self._message_parts = [
+            *finished.parts,
+            *(
+                {"type": "tool_call", "id": c.id, "name": c.name, "arguments": c.arguments}
+                for c in finished.tool_calls
+            ),
+        ]
+        message = await self._completed_message("complete")
+        self._emit("message.completed", {"message": message})
+        await self._flush(close=("complete", self._message_parts))
+        return message["content"]
+
+    async def _open_message(self) -> None:
+        """Start a new streaming assistant message for the next step."""
+        message_id = new_id()
+        now = utcnow()
+
+        async def insert(conn: AsyncConnection) -> None:
+            seq = await session_store.allocate_seqs(
+                conn, session_id=self.ctx.session_id, count=1, now=now
+            )
+            await message_store.insert(
+                conn,
+                values={
+                    "id": message_id,
+                    "session_id": self.ctx.session_id,
+                    "seq": seq,
+                    "role": "assistant",
+                    "content": "",
+                    "status": "streaming",
+                    "run_id": self.ctx.run_id,
+                    "created_at": now,
+                },
+            )
+
+        await self._flush(extra=insert)
+        self._message_id = message_id
+        self._message_parts = []
+
+    # -- tools and approvals -------------------------------------------------------------------
+
+    async def _tool_step(self, call: ToolCall) -> ToolResult | None:
+        """Run one tool call (asking first if needed); None when the run was stopped."""
+        assert self._agent is not None and self.ctx.workspace is not None
+        args = _parse_arguments(call.arguments)
+        self._emit(
+            "tool.started",
+            {
+                "call_id": call.id,
+                "name": call.name,
+                "arguments": call.arguments if args is None else args,
+            },
+        )
+        await self._flush()
+        reason = None
+        if args is not None:
+            reason = self._agent.approval_reason(
+                self.ctx.approval_policy, call.name, args, self.ctx.workspace
+            )
+        if reason is not None:
+            decision = await self._ask(call, args or {}, reason)
+            if decision is None:
+                await self._record_result(call, ToolResult(STOPPED, is_error=True))
+                return None
+            if decision == "deny":
+                return await self._record_result(call, ToolResult(DENIED, is_error=True))
+        result = await self._run_tool(call)
+        if result is None:
+            await self._record_result(call, ToolResult(STOPPED, is_error=True))
+            return None
+        return await self._record_result(call, result)
+
+    async def _ask(self, call: ToolCall, args: dict[str, Any], reason: str) -> str | None:
+        """Ask the user unless a remembered grant covers the call; the decision or None."""
+        assert self._agent is not None
+        key = self._agent.approval_key(call.name, args)
+        async with self._db.read() as conn:
+            if await approval_store.is_granted(conn, session_id=self.ctx.session_id, key=key):
+                return "once"
+        approval_id = new_id()
+        now = utcnow()
+
+        async def insert(conn: AsyncConnection) -> None:
+            await approval_store.insert(
+                conn,
+                values={
+                    "id": approval_id,
+                    "run_id": self.ctx.run_id,
+                    "session_id": self.ctx.session_id,
+                    "call_id": call.id,
+                    "tool": call.name,
+                    "arguments": call.arguments,
+                    "reason": reason,
+                    "key": key,
+                    "status": "pending",
+                    "created_at": now,
+                },
+            )
+
+        self._emit(
+            "approval.requested",
+            {
+                "approval_id": approval_id,
+                "call_id": call.id,
+                "tool": call.name,
+                "arguments": args,
+                "reason": reason,
+            },
+            publish=False,  # live only once the row exists, so an answer can find it
+        )
+        await self._flush(extra=insert)
+        self._publish_flushed()
+        decision = await self._agent.approvals.wait(approval_id, self._stopped)
+        if decision is None:
+            return None
+        self._emit("approval.resolved", {"approval_id": approval_id, "decision": decision})
+        await self._flush()
+        return decision
+
+    async def _run_tool(self, call: ToolCall) -> ToolResult | None:
+        """Run the tool, flushing its live output; None if the run is stopped meanwhile."""
+        assert self._agent is not None and self.ctx.workspace is not None
+
+        def on_output(text: str) -> None:
+            self._emit("tool.output", {"call_id": call.id, "text": text})
+
+        ctx = ToolContext(workspace=self.ctx.workspace, on_output=on_output)
+        task = asyncio.create_task(self._agent.run_tool(call.name, call.arguments, ctx))
+        stopper = asyncio.ensure_future(self._stopped.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    {task, stopper},
+                    timeout=self._flush_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if self._pending:
+                    await self._flush()
+                if task in done:
+                    return task.result()
+                if stopper in done:
+                    task.cancel()  # the shell tool kills its process group
+                    await asyncio.gather(task, return_exceptions=True)
+                    return None
+        finally:
+            stopper.cancel()
+
+    async def _record_result(self, call: ToolCall, result: ToolResult) -> ToolResult:
+        """`tool.finished` and the `tool` message, in one flush."""
+        part = _result_part(call, result)
+        now = utcnow()
+        self._emit(
+            "tool.finished",
+            {
+                "call_id": call.id,
+                "name": call.name,
+                "output": result.output,
+                "is_error": result.is_error,
+            },
+        )
+
+        async def insert(conn: AsyncConnection) -> None:
+            seq = await session_store.allocate_seqs(
+                conn, session_id=self.ctx.session_id, count=1, now=now
+            )
+            await message_store.insert(
+                conn,
+                values={
+                    "id": new_id(),
+                    "session_id": self.ctx.session_id,
+                    "seq": seq,
+                    "role": "tool",
+                    "content": result.output,
+                    "parts": [part],
+                    "status": "complete",
+                    "run_id": self.ctx.run_id,
+                    "created_at": now,
+                },
+            )
+
+        await self._flush(extra=insert)
+        return result
+
+    # -- events and persistence ----------------------------------------------------------------
+
+    def _add_text(self, text: str) -> None:
+        self._pending_text.append(text)
+        self._emit("message.delta", {"text": text})
+
     def _emit(self, type_: str, data: dict[str, Any], *, publish: bool = True) -> Event:
         event = Event.make(self._next_id, type_, data)
         self._next_id += 1
         self._pending.append(event)
         if publish:
             self._bus.publish(self.ctx.run_id, event)
+        else:
+            self._held.append(event)
         return event
 
-    async def _flush(self, final: dict[str, Any] | None = None) -> None:
-        """Write pending events and text in one transaction, if the run is still ours."""
+    def _publish_flushed(self) -> None:
+        """Publish the events held back until they were stored."""
+        for event in self._held:
+            self._bus.publish(self.ctx.run_id, event)
+        self._held.clear()
+
+    async def _flush(
+        self,
+        *,
+        close: tuple[str, list[dict[str, Any]]] | None = None,
+        run_values: dict[str, Any] | None = None,
+        extra: Extra | None = None,
+    ) -> None:
+        """Write pending events and text in one transaction, if the run is still ours.
+
+        `close` ends the current message with a status and parts; `run_values` ends the run;
+        `extra` writes more rows in the same transaction.
+        """
         events = [(e.id, e.type, e.data) for e in self._pending]
         text = "".join(self._pending_text)
         now = utcnow()
@@ -181,9 +455,8 @@ class RunExecution:
         values: dict[str, Any] = {
             "last_event_id": last_id,
             "lease_expires_at": now + timedelta(seconds=self._lease_seconds),
+            **(run_values or {}),
         }
-        if final is not None:
-            values.update(final["run"])
         async with self._db.write() as conn:
             cancel_requested = await run_store.renew(
                 conn, run_id=self.ctx.run_id, owner=self.ctx.owner, values=values
@@ -191,51 +464,68 @@ class RunExecution:
             if cancel_requested is None:
                 raise LostOwnership(self.ctx.run_id)
             await event_store.append(conn, run_id=self.ctx.run_id, events=events, now=now)
-            if final is not None:
+            if close is not None:
+                status, parts = close
                 await message_store.finish(
-                    conn,
-                    message_id=self.ctx.assistant_message_id,
-                    text=text,
-                    status=final["message_status"],
-                )
-                await session_store.update(
-                    conn, session_id=self.ctx.session_id, values={"updated_at": now}
+                    conn, message_id=self._message_id, text=text, status=status, parts=parts
                 )
             elif text:
-                await message_store.append_content(
-                    conn, message_id=self.ctx.assistant_message_id, text=text
+                await message_store.append_content(conn, message_id=self._message_id, text=text)
+            if extra is not None:
+                await extra(conn)
+            if run_values is not None:
+                await approval_store.expire_for_run(conn, run_id=self.ctx.run_id, now=now)
+                await session_store.update(
+                    conn, session_id=self.ctx.session_id, values={"updated_at": now}
                 )
         self._pending.clear()
         self._pending_text.clear()
         self._last_flush = time.monotonic()
         self._bus.flushed(self.ctx.run_id, last_id)
-        if cancel_requested and final is None:
+        if cancel_requested and run_values is None:
             # Asked by another process, or before this execution was registered.
             self.request_stop("cancelled")
-        if self._on_flush is not None:
-            self._on_flush()
+
+    async def _completed_message(self, status: str) -> dict[str, Any]:
+        """The current message as it will be once the pending text is stored."""
+        async with self._db.read() as conn:
+            row = await message_store.get(conn, message_id=self._message_id)
+        assert row is not None
+        message = message_view(row)
+        message["content"] += "".join(self._pending_text)
+        message["status"] = status
+        message["parts"] = self._message_parts
+        return message
 
     async def _finish(self, status: str, error: dict[str, str] | None) -> None:
         message_status = MESSAGE_STATUS[status]
-        async with self._db.read() as conn:
-            row = await message_store.get(conn, message_id=self.ctx.assistant_message_id)
         # The final events go live only once stored: a client that sees the run end and then
         # reads the run or the transcript finds both finished.
-        final: list[Event] = []
-        if row is not None:
-            message = message_view(row)
-            message["content"] += "".join(self._pending_text)
-            message["status"] = message_status
-            final.append(self._emit("message.completed", {"message": message}, publish=False))
+        message = await self._completed_message(message_status)
+        self._emit("message.completed", {"message": message}, publish=False)
         terminal: dict[str, Any] = {"run_id": self.ctx.run_id}
         if error is not None:
             terminal["error"] = error
-        final.append(self._emit(f"run.{status}", terminal, publish=False))
+        self._emit(f"run.{status}", terminal, publish=False)
         await self._flush(
-            {
-                "run": {"status": status, "finished_at": utcnow(), "error": error},
-                "message_status": message_status,
-            }
+            close=(message_status, self._message_parts),
+            run_values={"status": status, "finished_at": utcnow(), "error": error},
         )
-        for event in final:
-            self._bus.publish(self.ctx.run_id, event)
+        self._publish_flushed()
+
+
+def _parse_arguments(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _result_part(call: ToolCall, result: ToolResult) -> dict[str, Any]:
+    return {
+        "type": "tool_result",
+        "call_id": call.id,
+        "name": call.name,
+        "is_error": result.is_error,
+    }

@@ -20,18 +20,22 @@ from sqlalchemy.exc import IntegrityError
 from ..config import Settings
 from ..errors import BadRequest, Conflict, NotFound, TooLarge
 from ..ids import new_id, utcnow
-from ..providers.base import ChatMessage
 from ..providers.registry import ProviderRegistry
+from ..store import approvals as approval_store
 from ..store import events as event_store
 from ..store import messages as message_store
 from ..store import runs as run_store
 from ..store import sessions as session_store
 from ..store.db import Database
+from .agent import Agent
 from .engine import RunContext, RunExecution
 from .events import Event, EventBus
+from .history import build_history
 from .owner import Owner
+from .settings import SettingsService
 from .titles import title_from_message
 from .views import message_view
+from .workspace import session_workspace
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +52,16 @@ class RunManager:
         bus: EventBus,
         settings: Settings,
         providers: ProviderRegistry,
+        agent: Agent | None = None,
+        preferences: SettingsService | None = None,
         owner: Owner | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
         self.settings = settings
         self.providers = providers
+        self.agent = agent
+        self.preferences = preferences or SettingsService(db=db, settings=settings)
         self.owner = owner or Owner.current()
         self._executions: dict[str, RunExecution] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -216,6 +224,7 @@ class RunManager:
             db=self.db,
             bus=self.bus,
             provider=self.providers.for_model(started.model),
+            agent=self.agent,
             flush_interval=self.settings.flush_interval,
             lease_seconds=self.settings.lease_seconds,
         )
@@ -237,7 +246,11 @@ class RunManager:
 
     async def _promote(self, session_id: str) -> RunContext | None:
         now = utcnow()
+        default_policy = await self.preferences.approval_policy()
         async with self.db.write() as conn:
+            session = await session_store.get(conn, session_id=session_id, for_update=True)
+            if session is None:
+                return None
             run = await run_store.oldest_queued(conn, session_id=session_id)
             if run is None or await run_store.has_running(conn, session_id=session_id):
                 return None
@@ -291,11 +304,10 @@ class RunManager:
             owner=str(self.owner),
             model=run_input["model"],
             assistant_message_id=assistant_message_id,
-            history=[
-                ChatMessage(role=m["role"], content=m["content"], parts=m["parts"])
-                for m in history
-                if m["content"] or m["role"] == "user"
-            ],
+            history=build_history(history),
+            workspace=session_workspace(self.settings.data_dir, session_id, session["workspace"]),
+            approval_policy=session["approval_policy"] or default_policy,
+            tools_enabled=self.agent is not None,
         )
 
     async def _append_turn(
@@ -423,6 +435,7 @@ class RunManager:
             )
             if not done:
                 return False
+            await approval_store.expire_for_run(conn, run_id=run["id"], now=now)
             next_id = await event_store.last_id(conn, run_id=run["id"]) + 1
             events: list[Event] = []
             message_id = run["assistant_message_id"]

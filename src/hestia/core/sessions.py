@@ -16,6 +16,7 @@ from ..ids import new_id, utcnow
 from ..store import messages as message_store
 from ..store import sessions as session_store
 from ..store.db import Database
+from .approvals import POLICIES
 from .runs import RunManager
 from .titles import DEFAULT_TITLE
 
@@ -37,6 +38,7 @@ class SessionService:
         model: str | None = None,
         runtime: str | None = None,
         workspace: str | None = None,
+        approval_policy: str | None = None,
     ) -> RowMapping:
         """A new, empty session."""
         now = utcnow()
@@ -48,6 +50,7 @@ class SessionService:
             "model": _model(model),
             "runtime": _runtime(runtime),
             "workspace": _workspace(workspace),
+            "approval_policy": _policy(approval_policy),
             "created_at": now,
             "updated_at": now,
         }
@@ -125,6 +128,8 @@ class SessionService:
             values["runtime"] = _runtime(changes["runtime"])
         if "workspace" in changes:
             values["workspace"] = _workspace(changes["workspace"])
+        if "approval_policy" in changes:
+            values["approval_policy"] = _policy(changes["approval_policy"])
         await self.get_row(session_id)
         if values:
             values["updated_at"] = utcnow()
@@ -208,6 +213,16 @@ def _model(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise BadRequest("The model must be a model name.", code="invalid_model")
     return value.strip()
+
+
+def _policy(value: Any) -> str | None:
+    """None follows the default in settings."""
+    if value is None or value in POLICIES:
+        return value
+    raise BadRequest(
+        f"'approval_policy' must be one of {', '.join(POLICIES)}, or null for the default.",
+        code="invalid_policy",
+    )
 
 
 def _runtime(value: Any) -> str:

@@ -23,6 +23,7 @@ def session_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "trashed": row["trashed_at"] is not None,
         "message_count": row["message_count"],
         "active_run_id": row.get("active_run_id"),
+        "approval_policy": row["approval_policy"],
     }
 
 

@@ -56,6 +56,13 @@ class Workspace:
         return real.relative_to(self.root).as_posix() if real != self.root else ""
 
 
+def session_workspace(data_dir: Path, session_id: str, configured: str | None) -> Workspace:
+    """A session's workspace: the folder the user chose, or its own folder in the data dir."""
+    if configured:
+        return Workspace(Path(configured))
+    return Workspace(data_dir / "workspaces" / session_id).ensure()
+
+
 def check_path_text(path: str) -> str:
     """Refuse paths that are absolute, climb out, or hide separators; returns the path."""
     if len(path) > MAX_PATH_LENGTH:
@@ -78,9 +85,7 @@ def check_path_text(path: str) -> str:
             f"The path {path!r} must be relative to the workspace.", code="path_outside_workspace"
         )
     if ".." in path.split("/"):
-        raise PathRefused(
-            f"The path {path!r} climbs out with '..'.", code="path_outside_workspace"
-        )
+        raise PathRefused(f"The path {path!r} climbs out with '..'.", code="path_outside_workspace")
     return path
 
 

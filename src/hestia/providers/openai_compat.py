@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import openai
@@ -41,7 +41,7 @@ class OpenAICompatProvider:
         await self._client.close()
 
     async def stream(
-        self, messages: list[ChatMessage], *, model: str
+        self, messages: list[ChatMessage], *, model: str, tools: Sequence[Any] = ()
     ) -> AsyncIterator[StreamEvent]:
         """Stream one answer; every failure becomes a `ProviderError` a person can act on."""
         payload = [_to_openai(m) for m in messages]

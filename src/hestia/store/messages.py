@@ -85,12 +85,22 @@ async def append_content(conn: AsyncConnection, *, message_id: str, text: str) -
     )
 
 
-async def finish(conn: AsyncConnection, *, message_id: str, text: str, status: str) -> int:
+async def finish(
+    conn: AsyncConnection,
+    *,
+    message_id: str,
+    text: str,
+    status: str,
+    parts: list[dict[str, Any]] | None = None,
+) -> int:
     """Add the last streamed text and leave `streaming` for a final status, in one UPDATE."""
+    values: dict[str, Any] = {"content": messages.c.content + text, "status": status}
+    if parts:
+        values["parts"] = parts
     result = await conn.execute(
         sa.update(messages)
         .where(messages.c.id == message_id, messages.c.status == "streaming")
-        .values(content=messages.c.content + text, status=status)
+        .values(**values)
     )
     return result.rowcount
 

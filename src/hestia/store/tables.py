@@ -54,6 +54,8 @@ sessions = sa.Table(
     sa.Column("trashed_at", UTCDateTime, nullable=True),
     sa.Column("message_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
+    # ask | dangerous | never; None follows the default in settings.
+    sa.Column("approval_policy", sa.String(16), nullable=True),
     sa.Index("ix_sessions_listing", "archived", "pinned", "updated_at", "id"),
 )
 
@@ -135,4 +137,54 @@ run_events = sa.Table(
     # The JSON text exactly as sent on the wire, so replay never re-encodes it.
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "session_id",
+        sa.String(32),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("call_id", sa.String(200), nullable=False),
+    sa.Column("tool", sa.String(64), nullable=False),
+    sa.Column("arguments", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    # What an "always"/"session" decision remembers (see core.policy.approval_key).
+    sa.Column("key", sa.Text, nullable=False),
+    # pending | approved | denied | expired
+    sa.Column("status", sa.String(16), nullable=False),
+    # once | session | always | deny
+    sa.Column("decision", sa.String(16), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Index("ix_approvals_run", "run_id"),
+    sa.Index("ix_approvals_status", "status"),
+)
+
+# Remembered approvals: for one session (session_id set) or always (session_id NULL).
+approval_grants = sa.Table(
+    "approval_grants",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "session_id", sa.String(32), sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True
+    ),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_approval_grants_key", "key", "session_id"),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

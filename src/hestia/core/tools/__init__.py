@@ -1,1 +1,1 @@
-"""The agent's built-in tools: what the model sees (schemas) and what runs (jailed to a workspace)."""
+"""The agent's built-in tools: the schemas the model sees and the code that runs, jailed."""

@@ -1,0 +1,31 @@
+"""Settings saved from the app (the environment overrides them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ..deps import ServicesDep
+from ..schemas import SettingsPatch
+
+router = APIRouter(prefix="/api/settings", tags=["settings"])
+
+
+@router.get("")
+async def get_settings(services: ServicesDep) -> dict[str, Any]:
+    """The effective settings and the approvals remembered for every session."""
+    return await services.preferences.view()
+
+
+@router.patch("")
+async def patch_settings(body: SettingsPatch, services: ServicesDep) -> dict[str, Any]:
+    """Change the default approval policy."""
+    return await services.preferences.update(body.model_dump(exclude_unset=True))
+
+
+@router.delete("/always-allowed/{grant_id}")
+async def forget_grant(grant_id: str, services: ServicesDep) -> dict[str, Any]:
+    """Stop always allowing what was approved with "always"."""
+    await services.preferences.forget_grant(grant_id)
+    return await services.preferences.view()

@@ -32,6 +32,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         title="Hestia",
         version=__version__,
         lifespan=lifespan,
+        # A trailing slash is a JSON 404 like any unknown address, not a bare redirect.
+        redirect_slashes=False,
     )
     app.state.services = services
     errors.install(app)

@@ -249,8 +249,8 @@ class RunManager:
         default_policy = await self.preferences.approval_policy()
         async with self.db.write() as conn:
             session = await session_store.get(conn, session_id=session_id, for_update=True)
-            if session is None:
-                return None
+            if session is None or session["trashed_at"] is not None:
+                return None  # a trashed session's queued runs wait for its restore
             run = await run_store.oldest_queued(conn, session_id=session_id)
             if run is None or await run_store.has_running(conn, session_id=session_id):
                 return None
@@ -389,7 +389,9 @@ class RunManager:
 
     async def cancel_session(self, session_id: str) -> None:
         """Cancel every queued and running run of a session (before it goes to the trash)."""
-        for run in await self.for_session(session_id, active_only=True):
+        active = await self.for_session(session_id, active_only=True)
+        # Queued ones first: the running one's end would otherwise start the next.
+        for run in sorted(active, key=lambda r: r["status"] != "queued"):
             await self.cancel(run["id"])
 
     async def wait_idle(self, run_id: str) -> None:

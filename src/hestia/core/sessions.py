@@ -131,8 +131,8 @@ class SessionService:
         if "approval_policy" in changes:
             values["approval_policy"] = _policy(changes["approval_policy"])
         await self.get_row(session_id)
+        # `updated_at` means new messages: pinning or renaming does not move a session.
         if values:
-            values["updated_at"] = utcnow()
             async with self.db.write() as conn:
                 await session_store.update(conn, session_id=session_id, values=values)
         return await self.get_row(session_id)
@@ -149,12 +149,11 @@ class SessionService:
         return await self.get_row(session_id)
 
     async def restore(self, session_id: str) -> RowMapping:
-        """Take a session out of the trash."""
+        """Take a session out of the trash (and start a run that was queued in it)."""
         await self.get_row(session_id)
         async with self.db.write() as conn:
-            await session_store.update(
-                conn, session_id=session_id, values={"trashed_at": None, "updated_at": utcnow()}
-            )
+            await session_store.update(conn, session_id=session_id, values={"trashed_at": None})
+        await self.runs.start_next(session_id)
         return await self.get_row(session_id)
 
     async def purge(self, session_id: str) -> None:

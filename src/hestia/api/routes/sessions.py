@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse
 
 from ...core.views import message_view, run_view, session_view
@@ -18,9 +18,11 @@ MAX_SEQ = 2**31 - 1
 
 
 @router.post("", status_code=201)
-async def create_session(body: SessionCreate, services: ServicesDep) -> dict[str, Any]:
-    """Create an empty session."""
-    row = await services.sessions.create(**body.model_dump())
+async def create_session(
+    services: ServicesDep, body: Annotated[SessionCreate | None, Body()] = None
+) -> dict[str, Any]:
+    """Create an empty session (every field is optional; the body may be left out)."""
+    row = await services.sessions.create(**(body or SessionCreate()).model_dump())
     return session_view(row)
 
 

@@ -232,7 +232,7 @@ def test_cancel_during_a_long_shell_kills_it(server, client, fake):
     rest = read_events(client, run["id"], last_event_id=seen[-1].id)
     assert rest[-1].type == "run.cancelled"
     finished = next(e.data for e in rest if e.type == "tool.finished")
-    assert finished["is_error"]
+    assert finished["is_error"], [(e.type, e.data) for e in rest]
 
 
 def test_step_limit_ends_the_run_with_a_note(make_server, fake):

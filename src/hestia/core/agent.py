@@ -6,14 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..providers.base import ToolSpec
+from . import policy
 from .approvals import Approvals
+from .tools import registry
 from .tools.base import ToolContext, ToolResult
-
-try:  # TEMPORARY: until core.policy and core.tools.registry land (same issue).
-    from . import policy
-    from .tools import registry
-except ImportError:
-    policy = registry = None  # type: ignore[assignment]
 from .workspace import Workspace
 
 STEP_LIMIT_NOTE = (
@@ -36,7 +32,7 @@ class Agent:
 
     def specs(self) -> list[ToolSpec]:
         """The tools the model sees."""
-        return registry.tool_specs() if registry is not None else []
+        return registry.tool_specs()
 
     def approval_reason(
         self, policy_name: str, tool: str, args: dict[str, Any], workspace: Workspace

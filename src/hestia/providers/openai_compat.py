@@ -17,6 +17,8 @@ from .base import (
     ReasoningDelta,
     StreamEvent,
     TextDelta,
+    ToolCall,
+    ToolSpec,
 )
 
 
@@ -41,15 +43,30 @@ class OpenAICompatProvider:
         await self._client.close()
 
     async def stream(
-        self, messages: list[ChatMessage], *, model: str, tools: Sequence[Any] = ()
+        self, messages: list[ChatMessage], *, model: str, tools: Sequence[ToolSpec] = ()
     ) -> AsyncIterator[StreamEvent]:
-        """Stream one answer; every failure becomes a `ProviderError` a person can act on."""
-        payload = [_to_openai(m) for m in messages]
+        """Stream one step; every failure becomes a `ProviderError` a person can act on."""
+        request: dict[str, Any] = {
+            "model": model,
+            "messages": [_to_openai(m) for m in messages],
+            "stream": True,
+        }
+        if tools:
+            request["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
+                }
+                for t in tools
+            ]
         finish_reason: str | None = None
+        calls: dict[int, dict[str, str]] = {}
         try:
-            stream = await self._client.chat.completions.create(
-                model=model, messages=payload, stream=True
-            )
+            stream = await self._client.chat.completions.create(**request)
             async with stream:
                 async for chunk in stream:
                     if not chunk.choices:
@@ -61,6 +78,14 @@ class OpenAICompatProvider:
                         yield ReasoningDelta(reasoning)
                     if delta is not None and delta.content:
                         yield TextDelta(delta.content)
+                    for piece in (delta.tool_calls if delta is not None else None) or ():
+                        # Calls arrive in pieces keyed by index: id and name first, then the
+                        # arguments text in fragments.
+                        call = calls.setdefault(piece.index, {"id": "", "name": "", "args": ""})
+                        call["id"] = piece.id or call["id"]
+                        if piece.function is not None:
+                            call["name"] += piece.function.name or ""
+                            call["args"] += piece.function.arguments or ""
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
         except ProviderError:
@@ -72,7 +97,12 @@ class OpenAICompatProvider:
                 "The model provider's stream ended before the answer was finished.",
                 code="provider_stream_incomplete",
             )
-        yield Finished(finish_reason)
+        tool_calls = tuple(
+            ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments=c["args"] or "{}")
+            for i, c in sorted(calls.items())
+            if c["name"]
+        )
+        yield Finished(finish_reason, tool_calls=tool_calls)
 
     async def list_models(self) -> ProviderStatus:
         """Ask the endpoint for its models (`GET /models`)."""
@@ -182,4 +212,23 @@ def _reasoning_of(delta: Any) -> str | None:
 
 
 def _to_openai(message: ChatMessage) -> dict[str, Any]:
+    """A stored message in the Chat Completions shape (other providers' parts are left out)."""
+    parts = message.parts or []
+    if message.role == "tool":
+        call_id = next((p["call_id"] for p in parts if p.get("type") == "tool_result"), "")
+        return {"role": "tool", "tool_call_id": call_id, "content": message.content}
+    calls = [p for p in parts if p.get("type") == "tool_call"]
+    if message.role == "assistant" and calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": c["arguments"]},
+                }
+                for c in calls
+            ],
+        }
     return {"role": message.role, "content": message.content}

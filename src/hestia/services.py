@@ -10,6 +10,7 @@ from .config import Settings
 from .core.agent import Agent
 from .core.approvals import Approvals
 from .core.events import EventBus
+from .core.files import FileService
 from .core.runs import RunManager
 from .core.sessions import SessionService
 from .core.settings import SettingsService
@@ -32,6 +33,7 @@ class Services:
     sessions: SessionService
     approvals: Approvals
     preferences: SettingsService
+    files: FileService
 
     @classmethod
     def build(cls, settings: Settings, *, providers: ProviderRegistry | None = None) -> Services:
@@ -58,6 +60,7 @@ class Services:
             sessions=SessionService(db=db, runs=runs),
             approvals=approvals,
             preferences=preferences,
+            files=FileService(db=db, settings=settings),
         )
 
     async def start(self) -> None:

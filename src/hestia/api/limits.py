@@ -9,20 +9,27 @@ from .errors import error_response
 
 
 class BodyLimit:
-    """Refuse bodies larger than `max_bytes`, by Content-Length or while they stream in."""
+    """Refuse bodies larger than `max_bytes`, by Content-Length or while they stream in.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    Paths holding `/files/` (workspace file writes and uploads) get `files_max_bytes` instead.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, files_max_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.files_max_bytes = files_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.files_max_bytes is not None and "/files/" in scope["path"]:
+            limit = self.files_max_bytes
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    await self._refuse(scope, receive, send)
+                if not value.isdigit() or int(value) > limit:
+                    await self._refuse(scope, receive, send, limit)
                     return
         seen = 0
         started = False
@@ -32,9 +39,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     # FastAPI passes HTTPException through body parsing; the handler shapes it.
-                    raise HTTPException(413, self._message())
+                    raise HTTPException(413, _message(limit))
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -47,13 +54,14 @@ class BodyLimit:
         except HTTPException as exc:
             if exc.status_code != 413 or started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    def _message(self) -> str:
-        return f"The request body is larger than {self.max_bytes:,} bytes."
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        await error_response(413, "request_too_large", _message(limit))(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await error_response(413, "request_too_large", self._message())(scope, receive, send)
+
+def _message(limit: int) -> str:
+    return f"The request body is larger than {limit:,} bytes."
 
 
 class NoNulInUrl:

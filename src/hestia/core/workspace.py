@@ -1,9 +1,10 @@
 """The workspace jail (I10): every path from the API or a tool resolves inside one folder.
 
 A path is refused — never "cleaned up" into something else — when it is absolute, climbs out
-with `..`, holds NUL or control characters, backslashes, percent-escapes of `.`/`/`/`\\`, or
-Unicode look-alikes that normalise (NFKC) to `.` or `/`; and when, after symlinks are
-resolved, it lands outside the workspace root.
+with `..`, holds NUL or control characters (C0 and C1), text-direction controls, lone
+surrogates, backslashes, percent-escapes of `.`/`/`/`\\`, or Unicode look-alikes that
+normalise (NFKC) to `.` or `/`; and when, after symlinks are resolved, it lands outside the
+workspace root.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from ..errors import BadRequest, NotFound
 _ESCAPED = re.compile(r"%(2e|2f|5c|00|25)", re.IGNORECASE)
 # Slashes and dots that NFKC leaves alone but that read as '/' or '.' on screen.
 _LOOK_ALIKES = frozenset("\u2215\u2044\u29f8\u29f9\u2216\ufe68\u2024\u2025\ufe52")
+# Bidirectional overrides and isolates: they make `evil\u202etxt.exe` read as `evilexe.txt`.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_PATH_LENGTH = 4096
+# The longest file or folder name most file systems allow (NAME_MAX).
+MAX_NAME_BYTES = 255
 
 
 class PathRefused(BadRequest):
@@ -67,10 +72,20 @@ def check_path_text(path: str) -> str:
     """Refuse paths that are absolute, climb out, or hide separators; returns the path."""
     if len(path) > MAX_PATH_LENGTH:
         raise PathRefused("The path is too long.", code="invalid_path")
-    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in path):
         raise PathRefused("The path holds control characters.", code="invalid_path")
+    if any(c in _BIDI for c in path):
+        raise PathRefused("The path holds invisible text-direction controls.", code="invalid_path")
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        raise PathRefused("The path is not valid Unicode text.", code="invalid_path") from None
     if "\\" in path:
         raise PathRefused("Use '/' in paths; '\\' is not allowed.", code="invalid_path")
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in path.split("/")):
+        raise PathRefused(
+            f"A name in the path is longer than {MAX_NAME_BYTES} bytes.", code="invalid_path"
+        )
     if _ESCAPED.search(path):
         raise PathRefused(
             "The path holds percent-escapes of '.', '/' or '\\'.", code="invalid_path"

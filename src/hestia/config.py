@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     anthropic_api_key: str | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "HESTIA_ANTHROPIC_API_KEY")
     )
+    # Which provider serves models: auto (claude* to Anthropic when configured), openai, anthropic.
+    provider: str = "auto"
+    anthropic_base_url: str | None = None
+    # Extended thinking budget in tokens for Anthropic models; 0 turns thinking off.
+    anthropic_thinking_budget: int = Field(default=0, ge=0)
     password: str | None = None
 
     # Model calls one run may make before it stops and asks the user to continue.
@@ -36,6 +41,8 @@ class Settings(BaseSettings):
     # How long to wait for the provider before giving up on a request, in seconds.
     provider_timeout: float = Field(default=120.0, gt=0)
     max_message_bytes: int = Field(default=256 * 1024, gt=0)
+    # Largest workspace file the files API reads, writes or uploads (413 above it).
+    max_file_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     # Streamed text reaches the database at least this often (I2).
     flush_interval: float = Field(default=0.25, gt=0, le=0.25)
     # A running run's owner renews its lease this often; others may take it over after `lease`.
@@ -47,6 +54,21 @@ class Settings(BaseSettings):
     def _policy(cls, value: str | None) -> str | None:
         if value is not None and value not in ("ask", "dangerous", "never"):
             raise ValueError("must be ask, dangerous or never")
+        return value
+
+    @field_validator("provider", mode="after")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        if value not in ("auto", "openai", "anthropic"):
+            raise ValueError("must be auto, openai or anthropic")
+        return value
+
+    @field_validator("anthropic_thinking_budget", mode="after")
+    @classmethod
+    def _budget(cls, value: int) -> int:
+        # Anthropic refuses budgets under 1024 tokens: say so at start-up, not on every run.
+        if 0 < value < 1024:
+            raise ValueError("must be 0 (off) or at least 1024")
         return value
 
     @field_validator("data_dir", mode="after")

@@ -18,7 +18,7 @@ async def run_checks(settings: Settings, echo: Echo) -> bool:
     results = [
         _check_data_dir(settings),
         await _check_database(settings),
-        await _check_provider(settings),
+        *await _check_providers(settings),
     ]
     for ok, line in results:
         echo(f"{'ok  ' if ok else 'FAIL'} {line}")
@@ -56,18 +56,23 @@ async def _check_database(settings: Settings) -> tuple[bool, str]:
     return True, f"database {where}: at {current}, `hestia serve` will migrate it to {head}"
 
 
-async def _check_provider(settings: Settings) -> tuple[bool, str]:
+async def _check_providers(settings: Settings) -> list[tuple[bool, str]]:
     registry = ProviderRegistry.from_settings(settings)
     try:
         statuses = await registry.statuses()
     finally:
         await registry.aclose()
+    results = []
     for status in statuses:
+        where = f"provider {status.name} at {status.base_url}"
         if status.error is not None:
-            return False, f"provider {status.base_url}: {status.error['message']}"
+            results.append((False, f"{where}: {status.error['message']}"))
+            continue
         models = ", ".join(m.id for m in status.models[:5]) or "none listed"
         more = f" (+{len(status.models) - 5} more)" if len(status.models) > 5 else ""
-        known = any(m.id == settings.model for m in status.models)
-        note = "" if known else f"; default model {settings.model!r} is not among them"
-        return True, f"provider {status.base_url} answers: {models}{more}{note}"
-    return False, "no model provider is configured"
+        results.append((True, f"{where} answers: {models}{more}"))
+    if not any(m.id == settings.model for s in statuses for m in s.models) and all(
+        s.error is None for s in statuses
+    ):
+        results.append((True, f"note: the default model {settings.model!r} is not listed"))
+    return results or [(False, "no model provider is configured")]

@@ -137,14 +137,19 @@ class OpenAICompatProvider:
                 f"The connection to {where} broke off in the middle of the answer.",
                 code="provider_stream_broken",
             )
+        if isinstance(exc, openai.APIError) and not isinstance(
+            exc, openai.APIResponseValidationError
+        ):
+            # An error sent inside the 200 stream (`data: {"error": ...}`), e.g. by OpenRouter.
+            return _explain_stream_error(exc, where)
         if isinstance(exc, ValueError | openai.APIResponseValidationError):
             # The SDK lets json.JSONDecodeError (a ValueError) through for a malformed chunk.
             return ProviderError(
-                f"{where.capitalize()} sent a response Hestia could not read.",
+                f"{_cap(where)} sent a response Hestia could not read.",
                 code="provider_bad_response",
             )
         return ProviderError(
-            f"{where.capitalize()} failed: {type(exc).__name__}: {exc}", code="provider_error"
+            f"{_cap(where)} failed: {type(exc).__name__}: {exc}", code="provider_error"
         )
 
 
@@ -153,12 +158,12 @@ def _explain_status(exc: openai.APIStatusError, where: str, model: str | None) -
     status = exc.status_code
     if status == 401:
         return ProviderError(
-            f"{where.capitalize()} rejected the API key (401). Check HESTIA_OPENAI_API_KEY.",
+            f"{_cap(where)} rejected the API key (401). Check HESTIA_OPENAI_API_KEY.",
             code="provider_auth_failed",
         )
     if status == 403:
         return ProviderError(
-            f"{where.capitalize()} refused access (403): {detail}", code="provider_forbidden"
+            f"{_cap(where)} refused access (403): {detail}", code="provider_forbidden"
         )
     if status == 404:
         what = f"The model '{model}'" if model else "The models list"
@@ -168,17 +173,33 @@ def _explain_status(exc: openai.APIStatusError, where: str, model: str | None) -
         )
     if status == 429:
         return ProviderError(
-            f"{where.capitalize()} is rate-limiting requests (429). Wait a moment and retry.",
+            f"{_cap(where)} is rate-limiting requests (429). Wait a moment and retry.",
             code="provider_rate_limited",
         )
     if status >= 500:
         return ProviderError(
-            f"{where.capitalize()} had an internal error ({status}): {detail}",
+            f"{_cap(where)} had an internal error ({status}): {detail}",
             code="provider_server_error",
         )
     return ProviderError(
-        f"{where.capitalize()} refused the request ({status}): {detail}",
+        f"{_cap(where)} refused the request ({status}): {detail}",
         code="provider_bad_request",
+    )
+
+
+def _explain_stream_error(exc: openai.APIError, where: str) -> ProviderError:
+    """An error the endpoint reported inside its stream, after the 200 answer had begun."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    kind = f"{body.get('type', '')} {body.get('code', '')}".lower()
+    if any(word in kind for word in ("overloaded", "rate_limit", "429", "529")):
+        return ProviderError(
+            f"{_cap(where)} is overloaded and stopped in the middle of the answer. "
+            "Wait a moment and retry.",
+            code="provider_rate_limited",
+        )
+    return ProviderError(
+        f"{_cap(where)} reported an error in the middle of the answer: {exc.message[:300]}",
+        code="provider_server_error",
     )
 
 
@@ -189,6 +210,11 @@ def _provider_message(exc: openai.APIStatusError) -> str:
         if isinstance(message, str) and message:
             return message[:300]
     return exc.message[:300]
+
+
+def _cap(text: str) -> str:
+    """`text` with its first letter upper-cased (`str.capitalize` would lower the rest: the URL)."""
+    return text[:1].upper() + text[1:]
 
 
 def _broke_mid_body(exc: BaseException) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from ..config import Settings
+from .anthropic import AnthropicProvider
 from .base import Provider, ProviderStatus
 from .openai_compat import OpenAICompatProvider
 
@@ -12,27 +13,51 @@ from .openai_compat import OpenAICompatProvider
 class ProviderRegistry:
     """Holds the configured providers and picks one for a model name."""
 
-    def __init__(self, providers: list[Provider]) -> None:
+    def __init__(self, providers: list[Provider], *, mode: str = "auto") -> None:
         if not providers:
             raise ValueError("at least one provider is needed")
         self._providers = providers
+        self.mode = mode
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProviderRegistry:
         """The providers the settings configure."""
-        return cls(
-            [
-                OpenAICompatProvider(
-                    base_url=settings.openai_base_url,
-                    api_key=settings.openai_api_key,
+        providers: list[Provider] = [
+            OpenAICompatProvider(
+                base_url=settings.openai_base_url,
+                api_key=settings.openai_api_key,
+                timeout=settings.provider_timeout,
+            )
+        ]
+        if (
+            settings.anthropic_api_key
+            or settings.anthropic_base_url
+            or settings.provider == "anthropic"
+        ):
+            providers.append(
+                AnthropicProvider(
+                    api_key=settings.anthropic_api_key,
+                    base_url=settings.anthropic_base_url,
                     timeout=settings.provider_timeout,
+                    thinking_budget=settings.anthropic_thinking_budget,
                 )
-            ]
-        )
+            )
+        return cls(providers, mode=settings.provider)
+
+    def _named(self, name: str) -> Provider | None:
+        return next((p for p in self._providers if p.name == name), None)
 
     def for_model(self, model: str) -> Provider:
-        """The provider that serves `model` (the OpenAI-compatible one unless another claims it)."""
-        return self._providers[0]
+        """The provider that serves `model`: the forced one, else `claude*` goes to Anthropic."""
+        if self.mode in ("openai", "anthropic"):
+            forced = self._named(self.mode)
+            if forced is not None:
+                return forced
+        elif model.lower().startswith("claude"):
+            anthropic = self._named("anthropic")
+            if anthropic is not None:
+                return anthropic
+        return self._named("openai") or self._providers[0]
 
     async def statuses(self) -> list[ProviderStatus]:
         """Every provider's models, asked concurrently."""

@@ -1,8 +1,12 @@
-"""A fake OpenAI-compatible model provider for tests and benchmarks.
+"""A fake OpenAI-compatible (and Anthropic) model provider for tests and benchmarks.
 
 The server speaks enough of the OpenAI Chat Completions API for the official ``openai``
 SDK to consume it unchanged: ``POST /v1/chat/completions`` (streaming SSE chunks or a
-plain ``chat.completion``) and ``GET /v1/models``.
+plain ``chat.completion``) and ``GET /v1/models``. It also speaks Anthropic's Messages API
+for the ``anthropic`` SDK (``base_url`` is the server root): ``POST /v1/messages``
+(streaming Anthropic SSE events, or a plain ``message``), and ``GET /v1/models`` in
+Anthropic's shape when the request carries an ``anthropic-version`` header. The same
+directives drive both; see "Anthropic" below.
 
 What a reply looks like is scripted per request by a directive at the end of the LAST
 user message: the text ``#fake`` followed by a space and a JSON object up to the end of
@@ -38,12 +42,28 @@ Directive keys (all optional):
     connection mid-body. ``"malformed"``: stream ``fail_after`` deltas, then
     ``data: {not json`` and end. ``"hang"``: stream ``fail_after`` deltas, then send nothing
     until the client goes away (at most 10 minutes). ``"no_finish"``: stream every delta,
-    then end cleanly without a ``finish_reason`` and without ``[DONE]``.
+    then end cleanly without a ``finish_reason`` and without ``[DONE]``. ``"529"``: an
+    "overloaded" HTTP error. ``"stream_error"``: stream ``fail_after`` deltas, then an
+    error inside the 200 stream (``data: {"error": {...}}``; Anthropic: ``event: error`` with
+    an ``overloaded_error``), as providers report failures after the response has begun.
 ``fail_after`` (int, default 3)
-    How many deltas ``break``/``malformed``/``hang`` send before failing.
+    How many deltas ``break``/``malformed``/``hang``/``stream_error`` send before failing.
 
 Independently of directives: ``Authorization: Bearer bad-key`` gets a 401 and the model
 ``"missing-model"`` a 404, as OpenAI would answer.
+
+Anthropic (``POST /v1/messages``): ``reply``/``tokens`` stream as a ``text`` block,
+``reasoning`` as a ``thinking`` block (before the text) signed with
+:func:`fake_signature`, ``tool_calls`` as ``tool_use`` blocks (``stop_reason``
+``"tool_use"``, else ``"end_turn"``). The directive is read from the last user ``text``
+block, and step ``i`` is chosen by the number of ``tool_result`` blocks after it. HTTP
+``fail`` modes answer with Anthropic error bodies (``{"type": "error", "error": {...}}``),
+including ``"529"`` (overloaded); ``break``/``malformed``/``hang``/``stream_error`` count
+``content_block_delta`` events; ``no_finish`` omits ``message_delta`` and
+``message_stop``; ``stream_error`` ends with an ``event: error``. ``x-api-key: bad-key``
+gets a 401, ``missing-model`` a 404, and, like the real API, a request whose turns do not
+alternate (starting with ``user``), whose ``tool_use`` blocks lack a ``tool_result`` in the
+next turn, or whose thinking blocks carry a wrong signature gets a 400.
 
 Test-control endpoints: ``GET``/``DELETE /_fake/requests`` (recorded chat requests),
 ``POST /_fake/default`` (default directive, ``{}`` clears it), ``POST /_fake/reset`` and
@@ -62,6 +82,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -84,7 +105,8 @@ DIRECTIVE_MARKER = "#fake "
 MODEL_IDS = ("fake-model", "fake-model-large")
 BAD_KEY = "bad-key"
 MISSING_MODEL = "missing-model"
-STREAM_FAILURES = ("break", "malformed", "hang", "no_finish")
+STREAM_FAILURES = ("break", "malformed", "hang", "no_finish", "stream_error")
+_CUT_SHORT = ("break", "malformed", "hang", "stream_error")
 HANG_LIMIT = 600.0
 POLL_INTERVAL = 0.05
 DEFAULT_FAIL_AFTER = 3
@@ -140,6 +162,11 @@ class Script:
     def finish_reason(self) -> str:
         """The ``finish_reason`` a successful reply ends with."""
         return "tool_calls" if self.tool_calls else "stop"
+
+    @property
+    def anthropic_stop_reason(self) -> str:
+        """The ``stop_reason`` a successful Anthropic reply ends with."""
+        return "tool_use" if self.tool_calls else "end_turn"
 
 
 def split_words(text: str) -> list[str]:
@@ -378,7 +405,33 @@ _HTTP_ERRORS: dict[str, tuple[str, str, str | None]] = {
         "server_error",
         None,
     ),
+    "529": ("The server is overloaded, please try again later.", "server_error", None),
 }
+
+# status -> (error type, message), worded like Anthropic's own errors
+_ANTHROPIC_ERRORS: dict[str, tuple[str, str]] = {
+    "400": ("invalid_request_error", "{detail}"),
+    "401": ("authentication_error", "invalid x-api-key"),
+    "403": (
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+    ),
+    "404": ("not_found_error", "model: {model}"),
+    "429": ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+    "500": ("api_error", "Internal server error"),
+    "503": ("api_error", "Service unavailable"),
+    "529": ("overloaded_error", "Overloaded"),
+}
+
+
+def anthropic_error(status: str, model: str = "", detail: str = "") -> JSONResponse:
+    """An error response with Anthropic's body shape."""
+    err_type, template = _ANTHROPIC_ERRORS[status]
+    body = {
+        "type": "error",
+        "error": {"type": err_type, "message": template.format(model=model, detail=detail)},
+    }
+    return JSONResponse(body, status_code=int(status), headers={"request-id": "req_fake"})
 
 
 def http_failure(status: str, model: str, key: str = BAD_KEY) -> JSONResponse:
@@ -536,7 +589,7 @@ async def stream_events(
     """The SSE body for a streaming request, including the scripted failure modes."""
     factory = ChunkFactory(model=str(body.get("model", "")))
     deltas = plan_deltas(script)
-    if script.fail in ("break", "malformed", "hang"):
+    if script.fail in _CUT_SHORT:
         deltas = deltas[: script.fail_after]
     yield _sse(factory.chunk({"role": "assistant", "content": ""}))
     for i, delta in enumerate(deltas):
@@ -551,6 +604,10 @@ async def stream_events(
         await state.sleep(HANG_LIMIT)
         return
     if script.fail == "no_finish":
+        return
+    if script.fail == "stream_error":
+        # How OpenRouter and others report a failure once the 200 response has begun.
+        yield _sse({"error": {"message": "Overloaded", "type": "overloaded_error", "code": 529}})
         return
     yield _sse(factory.chunk({}, finish_reason=script.finish_reason))
     options = body.get("stream_options")
@@ -609,10 +666,243 @@ async def complete_once(
         return bad_request("fake provider: hang ended")
     if script.fail == "malformed":
         return Response("{not json", media_type="application/json")
+    if script.fail == "stream_error":
+        return http_failure("529", str(body.get("model", "")))
     payload = json.dumps(completion_body(body, script))
     if script.fail == "break":
         return StreamingResponse(broken_json_body(payload), media_type="application/json")
     return Response(payload, media_type="application/json")
+
+
+# --------------------------------------------------------------------------- anthropic
+
+
+ANTHROPIC_MODEL_IDS = ("claude-fake", "claude-fake-large")
+
+
+def fake_signature(thinking: str) -> str:
+    """The signature the fake gives a thinking block (and expects back unchanged)."""
+    return "fakesig-" + hashlib.sha256(thinking.encode()).hexdigest()[:32]
+
+
+def _anthropic_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list):
+        return [b for b in content if isinstance(b, dict)]
+    return []
+
+
+def anthropic_last_user_turn(messages: list[dict[str, Any]]) -> tuple[str, int]:
+    """The last user text block and the number of ``tool_result`` blocks after it."""
+    user_blocks = [b for m in messages if m.get("role") == "user" for b in _anthropic_blocks(m)]
+    for idx in range(len(user_blocks) - 1, -1, -1):
+        if user_blocks[idx].get("type") == "text":
+            after = user_blocks[idx + 1 :]
+            return str(user_blocks[idx].get("text", "")), sum(
+                1 for b in after if b.get("type") == "tool_result"
+            )
+    return "", sum(1 for b in user_blocks if b.get("type") == "tool_result")
+
+
+def check_anthropic_messages(messages: Any) -> str | None:
+    """What the real API would refuse in *messages* (``None`` when they are acceptable)."""
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return "messages: must be a list of objects"
+    if not messages or messages[0].get("role") != "user":
+        return 'messages: first message must use the "user" role'
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            return f'messages.{i}.role: must be "user" or "assistant"'
+        if i and messages[i - 1].get("role") == role:
+            return f'messages.{i}: roles must alternate between "user" and "assistant"'
+        blocks = _anthropic_blocks(message)
+        if not blocks:
+            return f"messages.{i}: all messages must have non-empty content"
+        for block in blocks:
+            if block.get("type") == "thinking" and block.get("signature") != fake_signature(
+                str(block.get("thinking", ""))
+            ):
+                return f"messages.{i}.content: Invalid `signature` in `thinking` block"
+        uses = [b.get("id") for b in blocks if b.get("type") == "tool_use"]
+        if uses:
+            following = _anthropic_blocks(messages[i + 1]) if i + 1 < len(messages) else []
+            results = {b.get("tool_use_id") for b in following if b.get("type") == "tool_result"}
+            missing = [u for u in uses if u not in results]
+            if missing:
+                return (
+                    f"messages.{i + 1}: `tool_use` ids were found without `tool_result` "
+                    f"blocks immediately after: {', '.join(map(str, missing))}"
+                )
+    return None
+
+
+def anthropic_script(body: dict[str, Any], default: dict[str, Any] | None) -> Script:
+    """Resolve the script of a Messages API request from its last user text (or *default*)."""
+    text, tool_results = anthropic_last_user_turn(body["messages"])
+    user_text, directive = split_directive(text)
+    if directive is None:
+        user_text, directive = text, default or {}
+    return parse_script(select_step(directive, tool_results), user_text)
+
+
+def plan_anthropic_events(script: Script) -> list[tuple[str, dict[str, Any]]]:
+    """The ``(event, data)`` pairs between ``message_start`` and ``message_delta``."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    if script.reasoning:
+        deltas: list[dict[str, Any]] = [
+            {"type": "thinking_delta", "thinking": w} for w in split_words(script.reasoning)
+        ]
+        deltas.append({"type": "signature_delta", "signature": fake_signature(script.reasoning)})
+        blocks.append(({"type": "thinking", "thinking": "", "signature": ""}, deltas))
+    if script.content:
+        deltas = [{"type": "text_delta", "text": w} for w in split_words(script.content)]
+        blocks.append(({"type": "text", "text": ""}, deltas))
+    for call in script.tool_calls:
+        pieces = split_arguments(call.arguments, 3)
+        deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces]
+        blocks.append(({"type": "tool_use", "id": call.id, "name": call.name, "input": {}}, deltas))
+    for index, (start, deltas) in enumerate(blocks):
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": start},
+            )
+        )
+        if index == 0:
+            events.append(("ping", {"type": "ping"}))
+        for delta in deltas:
+            events.append(
+                (
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
+            )
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    return events
+
+
+def _event(name: str, data: dict[str, Any] | str) -> str:
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return f"event: {name}\ndata: {payload}\n\n"
+
+
+async def stream_anthropic_events(
+    body: dict[str, Any], script: Script, state: ProviderState
+) -> AsyncIterator[str]:
+    """The SSE body of a streaming Messages request, including the scripted failure modes."""
+    events = plan_anthropic_events(script)
+    input_tokens = sum(
+        len(str(b.get("text", "")).split()) + 3
+        for m in body["messages"]
+        for b in _anthropic_blocks(m)
+    )
+    yield _event(
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": f"msg_fake{uuid.uuid4().hex[:20]}",
+                "type": "message",
+                "role": "assistant",
+                "model": str(body.get("model", "")),
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+            },
+        },
+    )
+    sent = 0
+    for name, data in events:
+        if name == "content_block_delta":
+            if script.fail in _CUT_SHORT and sent >= script.fail_after:
+                break
+            await state.sleep(script.first_delay if sent == 0 else script.delay)
+            sent += 1
+        yield _event(name, data)
+    if script.fail == "break":
+        raise _AbortStream("scripted connection break")
+    if script.fail == "malformed":
+        yield "event: content_block_delta\ndata: {not json\n\n"
+        return
+    if script.fail == "hang":
+        await state.sleep(HANG_LIMIT)
+        return
+    if script.fail == "no_finish":
+        return
+    if script.fail == "stream_error":
+        # Anthropic reports overload during a stream as an `error` event in the 200 response.
+        error = {"type": "overloaded_error", "message": "Overloaded"}
+        yield _event("error", {"type": "error", "error": error})
+        return
+    stop_reason = script.anthropic_stop_reason
+    yield _event(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+            "usage": {"output_tokens": sent},
+        },
+    )
+    yield _event("message_stop", {"type": "message_stop"})
+
+
+def anthropic_message_body(body: dict[str, Any], script: Script) -> dict[str, Any]:
+    """The ``message`` object of a non-streaming Messages request."""
+    content: list[dict[str, Any]] = []
+    if script.reasoning:
+        signature = fake_signature(script.reasoning)
+        content.append({"type": "thinking", "thinking": script.reasoning, "signature": signature})
+    if script.content:
+        content.append({"type": "text", "text": script.content})
+    for call in script.tool_calls:
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError:
+            arguments = {}
+        content.append({"type": "tool_use", "id": call.id, "name": call.name, "input": arguments})
+    stop_reason = None if script.fail == "no_finish" else script.anthropic_stop_reason
+    return {
+        "id": f"msg_fake{uuid.uuid4().hex[:20]}",
+        "type": "message",
+        "role": "assistant",
+        "model": str(body.get("model", "")),
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": len(plan_anthropic_events(script))},
+    }
+
+
+async def complete_anthropic_once(
+    request: Request, body: dict[str, Any], script: Script, state: ProviderState
+) -> Response:
+    """Answer a non-streaming Messages request (with delays and the failure modes)."""
+    await state.sleep(script.first_delay)
+    if script.fail == "hang":
+        await hang_until_gone(request, state)
+        return anthropic_error("400", detail="fake provider: hang ended")
+    if script.fail == "malformed":
+        return Response("{not json", media_type="application/json")
+    if script.fail == "stream_error":
+        return anthropic_error("529")
+    payload = json.dumps(anthropic_message_body(body, script))
+    if script.fail == "break":
+        return StreamingResponse(broken_json_body(payload), media_type="application/json")
+    return Response(payload, media_type="application/json", headers={"request-id": "req_fake"})
+
+
+def _anthropic_model_object(model_id: str) -> dict[str, Any]:
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": model_id.replace("-", " ").title(),
+        "created_at": "2025-01-01T00:00:00Z",
+    }
 
 
 # --------------------------------------------------------------------------- routes
@@ -620,6 +910,10 @@ async def complete_once(
 
 def _is_bad_key(request: Request) -> bool:
     return request.headers.get("authorization", "").strip() == f"Bearer {BAD_KEY}"
+
+
+def _is_bad_anthropic_key(request: Request) -> bool:
+    return request.headers.get("x-api-key", "").strip() == BAD_KEY or _is_bad_key(request)
 
 
 def _model_object(model_id: str) -> dict[str, Any]:
@@ -659,7 +953,51 @@ def create_app(state: ProviderState) -> Starlette:
             media_type="text/event-stream; charset=utf-8",
         )
 
+    async def messages(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except json.JSONDecodeError:
+            state.record(request, None)
+            return anthropic_error("400", detail="The request body is not valid JSON.")
+        state.record(request, body)
+        if not isinstance(body, dict):
+            return anthropic_error("400", detail="The request body must be a JSON object.")
+        model = str(body.get("model", ""))
+        if _is_bad_anthropic_key(request):
+            return anthropic_error("401")
+        if model == MISSING_MODEL:
+            return anthropic_error("404", model)
+        problem = check_anthropic_messages(body.get("messages"))
+        if problem is not None:
+            return anthropic_error("400", detail=problem)
+        try:
+            script = anthropic_script(body, state.default_directive)
+        except DirectiveError as exc:
+            return anthropic_error("400", detail=f"fake provider: bad #fake directive: {exc}")
+        if script.fail in _HTTP_ERRORS:
+            return anthropic_error(script.fail, model)
+        if not body.get("stream"):
+            return await complete_anthropic_once(request, body, script, state)
+        return TrackedStreamingResponse(
+            stream_anthropic_events(body, script, state),
+            state,
+            headers={"cache-control": "no-cache", "request-id": "req_fake"},
+            media_type="text/event-stream; charset=utf-8",
+        )
+
     async def list_models(request: Request) -> Response:
+        if "anthropic-version" in request.headers:
+            if _is_bad_anthropic_key(request):
+                return anthropic_error("401")
+            data = [_anthropic_model_object(m) for m in ANTHROPIC_MODEL_IDS]
+            return JSONResponse(
+                {
+                    "data": data,
+                    "has_more": False,
+                    "first_id": data[0]["id"],
+                    "last_id": data[-1]["id"],
+                }
+            )
         if _is_bad_key(request):
             return http_failure("401", "")
         return JSONResponse({"object": "list", "data": [_model_object(m) for m in MODEL_IDS]})
@@ -701,6 +1039,7 @@ def create_app(state: ProviderState) -> Starlette:
     return Starlette(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/messages", messages, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/_fake/requests", requests_endpoint, methods=["GET", "DELETE"]),

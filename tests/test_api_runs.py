@@ -620,7 +620,7 @@ def test_i7_edit_or_retry_while_a_run_is_active_is_a_409(client, fake, action):
     session_id = new_session(client)
     wait_for_run(client, send(client, session_id, directive("q", reply="a"))["id"])
     running = send(client, session_id, directive("slow", tokens=3, first_delay=30))
-    queued = send(client, session_id, directive("later", reply="b"))
+    queued = send(client, session_id, directive("later", tokens=3, first_delay=30))
     assert queued["status"] == "queued"
 
     def attempt() -> httpx.Response:
@@ -636,9 +636,9 @@ def test_i7_edit_or_retry_while_a_run_is_active_is_a_409(client, fake, action):
     client.post(f"/api/runs/{running['id']}/cancel")
     wait_for_run(client, running["id"])
     # Still refused while the queued one runs; allowed once nothing is active.
-    wait_until(lambda: get_run(client, queued["id"])["status"] != "queued", what="the queued run")
-    if get_run(client, queued["id"])["status"] == "running":
-        assert_error(attempt(), 409, "run_active")
+    wait_until(lambda: get_run(client, queued["id"])["status"] == "running", what="the next run")
+    assert_error(attempt(), 409, "run_active")
+    client.post(f"/api/runs/{queued['id']}/cancel")
     wait_for_run(client, queued["id"])
     response = attempt()
     assert response.status_code == 202, response.text

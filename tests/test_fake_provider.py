@@ -1,4 +1,4 @@
-"""Prove the fake provider against the real ``openai`` SDK."""
+"""Prove the fake provider against the real ``openai`` and ``anthropic`` SDKs."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
 
 try:  # importable both with and without a tests/__init__.py
-    from tests.fake_provider import FakeProvider, split_words
+    from tests.fake_provider import FakeProvider, fake_signature, split_words
 except ImportError:
-    from fake_provider import FakeProvider, split_words  # type: ignore[no-redef]
+    from fake_provider import FakeProvider, fake_signature, split_words  # type: ignore[no-redef]
 
 
 @pytest.fixture(scope="module")
@@ -417,3 +418,225 @@ def test_sync_client_and_shutdown_with_hanging_stream() -> None:
 def test_only_loopback() -> None:
     with pytest.raises(ValueError):
         FakeProvider(host="0.0.0.0")
+
+
+async def test_stream_error_inside_a_200_stream(client: openai.AsyncOpenAI) -> None:
+    got: list[str] = []
+    stream = await client.chat.completions.create(
+        model="fake-model",
+        messages=user('x #fake {"tokens": 10, "fail": "stream_error", "fail_after": 2}'),
+        stream=True,
+    )
+    with pytest.raises(openai.APIError, match="Overloaded") as info:
+        async with stream:
+            async for chunk in stream:
+                got.append(chunk.choices[0].delta.content or "")
+    assert not isinstance(info.value, openai.APIStatusError)
+    assert "".join(got) == "w0 w1 "
+
+
+# --------------------------------------------------------------------------- anthropic
+
+
+@pytest.fixture
+async def claude(fp: FakeProvider) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    async with anthropic.AsyncAnthropic(
+        api_key="test-key", base_url=fp.url, max_retries=0, timeout=5.0
+    ) as c:
+        yield c
+
+
+def turn(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]
+
+
+async def claude_events(
+    client: anthropic.AsyncAnthropic, messages: list[dict[str, Any]], **kw: Any
+) -> list[Any]:
+    kw.setdefault("model", "claude-fake")
+    kw.setdefault("max_tokens", 1024)
+    stream = await client.messages.create(messages=messages, stream=True, **kw)
+    async with stream:
+        return [event async for event in stream]
+
+
+def block_deltas(events: list[Any], kind: str) -> list[str]:
+    field_of = {"text_delta": "text", "thinking_delta": "thinking"}
+    field_of |= {"input_json_delta": "partial_json", "signature_delta": "signature"}
+    return [
+        getattr(e.delta, field_of[kind])
+        for e in events
+        if e.type == "content_block_delta" and e.delta.type == kind
+    ]
+
+
+async def test_anthropic_stream_shape(fp: FakeProvider, claude: anthropic.AsyncAnthropic) -> None:
+    script = {
+        "reasoning": "think hard",
+        "reply": "On it.",
+        "tool_calls": [{"name": "shell", "id": "toolu_1", "arguments": {"command": "ls -la"}}],
+    }
+    events = await claude_events(claude, turn("go #fake " + json.dumps(script)))
+    kinds = [e.type for e in events]
+    assert kinds[0] == "message_start" and kinds[-2:] == ["message_delta", "message_stop"]
+    starts = [e.content_block for e in events if e.type == "content_block_start"]
+    assert [b.type for b in starts] == ["thinking", "text", "tool_use"]
+    assert (starts[2].id, starts[2].name, starts[2].input) == ("toolu_1", "shell", {})
+    assert [e.index for e in events if e.type == "content_block_stop"] == [0, 1, 2]
+    assert block_deltas(events, "thinking_delta") == ["think ", "hard"]
+    assert block_deltas(events, "signature_delta") == [fake_signature("think hard")]
+    assert block_deltas(events, "text_delta") == ["On ", "it."]
+    pieces = block_deltas(events, "input_json_delta")
+    assert len(pieces) == 3 and json.loads("".join(pieces)) == {"command": "ls -la"}
+    end = events[-2]
+    assert end.delta.stop_reason == "tool_use" and end.usage.output_tokens > 0
+    assert events[0].message.role == "assistant" and events[0].message.model == "claude-fake"
+    # The real API sends pings; the SDK skips them, so look at the wire.
+    async with httpx.AsyncClient(base_url=fp.url) as http:
+        body = {"model": "m", "max_tokens": 10, "stream": True, "messages": turn("hi")}
+        wire = (await http.post("/v1/messages", json=body)).text
+    assert "event: ping\n" in wire and wire.startswith("event: message_start\n")
+    assert "Echo: " in wire and "end_turn" in wire
+
+
+async def test_anthropic_steps_count_tool_results_after_the_user_text(
+    claude: anthropic.AsyncAnthropic,
+) -> None:
+    script = {
+        "steps": [
+            {"tool_calls": [{"name": "a", "id": "t1"}, {"name": "b", "id": "t2"}]},
+            {"reply": "unused"},
+            {"reply": "both seen"},
+        ]
+    }
+    text = {"type": "text", "text": "q #fake " + json.dumps(script)}
+    first = [{"role": "user", "content": [text]}]
+    events = await claude_events(claude, first)
+    assert [e.content_block.id for e in events if e.type == "content_block_start"] == ["t1", "t2"]
+    history = [
+        *first,
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "t1", "name": "a", "input": {}},
+                {"type": "tool_use", "id": "t2", "name": "b", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "t1", "content": "one"},
+                {"type": "tool_result", "tool_use_id": "t2", "content": "two", "is_error": True},
+            ],
+        },
+    ]
+    assert block_deltas(await claude_events(claude, history), "text_delta") == ["both ", "seen"]
+    # A new user text restarts the count (and, without a directive, echoes).
+    history += [
+        {"role": "assistant", "content": "both seen"},
+        {"role": "user", "content": [{"type": "text", "text": "next"}]},
+    ]
+    assert "".join(block_deltas(await claude_events(claude, history), "text_delta")) == (
+        "Echo: next"
+    )
+
+
+async def test_anthropic_non_streaming(claude: anthropic.AsyncAnthropic) -> None:
+    calls = [{"name": "f", "arguments": {"a": 1}}]
+    script = {"reasoning": "hm", "reply": "yes", "tool_calls": calls}
+    message = await claude.messages.create(
+        model="claude-fake", max_tokens=100, messages=turn("x #fake " + json.dumps(script))
+    )
+    assert [b.type for b in message.content] == ["thinking", "text", "tool_use"]
+    thinking, text, call = message.content
+    assert (thinking.thinking, thinking.signature) == ("hm", fake_signature("hm"))
+    assert text.text == "yes" and (call.name, call.input) == ("f", {"a": 1})
+    assert message.stop_reason == "tool_use"
+    plain = await claude.messages.create(model="claude-fake", max_tokens=10, messages=turn("hi"))
+    assert plain.content[0].text == "Echo: hi" and plain.stop_reason == "end_turn"
+
+
+@pytest.mark.parametrize(
+    ("fail", "exc_type", "error_type"),
+    [
+        ("401", anthropic.AuthenticationError, "authentication_error"),
+        ("403", anthropic.PermissionDeniedError, "permission_error"),
+        ("404", anthropic.NotFoundError, "not_found_error"),
+        ("429", anthropic.RateLimitError, "rate_limit_error"),
+        ("500", anthropic.InternalServerError, "api_error"),
+        ("529", anthropic.OverloadedError, "overloaded_error"),
+    ],
+)
+async def test_anthropic_http_failures(
+    claude: anthropic.AsyncAnthropic,
+    fail: str,
+    exc_type: type[anthropic.APIStatusError],
+    error_type: str,
+) -> None:
+    with pytest.raises(exc_type) as info:
+        await claude_events(claude, turn(f'x #fake {{"fail": "{fail}"}}'))
+    assert info.value.status_code == int(fail)
+    assert isinstance(info.value.body, dict) and info.value.body["type"] == "error"
+    assert info.value.body["error"]["type"] == error_type
+
+
+async def test_anthropic_stream_failures(claude: anthropic.AsyncAnthropic) -> None:
+    def script(fail: str) -> list[dict[str, Any]]:
+        return turn("x #fake " + json.dumps({"tokens": 8, "fail": fail, "fail_after": 2}))
+
+    with pytest.raises(anthropic.APIStatusError) as info:
+        await claude_events(claude, script("stream_error"))
+    # An error event inside the 200 stream: the kind is in the body only.
+    assert info.value.status_code == 200 and info.value.type == "overloaded_error"
+    with pytest.raises(json.JSONDecodeError):
+        await claude_events(claude, script("malformed"))
+    with pytest.raises(Exception) as broke:
+        await claude_events(claude, script("break"))
+    assert type(broke.value).__name__ in ("RemoteProtocolError", "APIConnectionError")
+    events = await claude_events(claude, script("no_finish"))
+    assert "message_delta" not in [e.type for e in events]
+    assert "message_stop" not in [e.type for e in events]
+    assert block_deltas(events, "text_delta") == [f"w{i} " for i in range(8)]
+
+
+async def test_anthropic_refuses_what_the_real_api_refuses(
+    claude: anthropic.AsyncAnthropic,
+) -> None:
+    async def refused(messages: list[dict[str, Any]]) -> str:
+        with pytest.raises(anthropic.BadRequestError) as info:
+            await claude_events(claude, messages)
+        return str(info.value.api_message)
+
+    call = {"type": "tool_use", "id": "t1", "name": "a", "input": {}}
+    assert "alternate" in await refused([*turn("a"), *turn("b")])
+    assert "tool_result" in await refused(
+        [*turn("a"), {"role": "assistant", "content": [call]}, *turn("b")]
+    )
+    forged = {"type": "thinking", "thinking": "hm", "signature": "forged"}
+    assert "signature" in await refused(
+        [*turn("a"), {"role": "assistant", "content": [forged]}, *turn("b")]
+    )
+    signed = {**forged, "signature": fake_signature("hm")}
+    ok = [*turn("a"), {"role": "assistant", "content": [signed, call]}]
+    ok.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1"}]})
+    assert block_deltas(await claude_events(claude, ok), "text_delta")
+
+
+async def test_anthropic_keys_models_and_recording(
+    fp: FakeProvider, claude: anthropic.AsyncAnthropic
+) -> None:
+    page = await claude.models.list()
+    assert [m.id for m in page.data] == ["claude-fake", "claude-fake-large"]
+    assert all(m.type == "model" and m.display_name for m in page.data)
+    async with anthropic.AsyncAnthropic(api_key="bad-key", base_url=fp.url, max_retries=0) as bad:
+        with pytest.raises(anthropic.AuthenticationError):
+            await claude_events(bad, turn("hi"))
+        with pytest.raises(anthropic.AuthenticationError):
+            await bad.models.list()
+    with pytest.raises(anthropic.NotFoundError, match="missing-model"):
+        await claude_events(claude, turn("hi"), model="missing-model")
+    fp.clear()
+    await claude_events(claude, turn("first"), system="be brief")
+    (record,) = fp.records
+    assert record["path"] == "/v1/messages" and "anthropic-version" in record["headers"]
+    assert record["body"]["system"] == "be brief" and record["body"]["messages"] == turn("first")

@@ -39,6 +39,7 @@ ROUTES = [
     ("POST", "/api/sessions/{session_id}/messages"),
     ("POST", "/api/sessions/{session_id}/messages/{seq}/edit"),
     ("POST", "/api/sessions/{session_id}/retry"),
+    ("POST", "/api/sessions/{session_id}/files/upload"),
     ("POST", "/api/runs/{run_id}/cancel"),
     ("POST", "/api/approvals/{approval_id}"),
     ("PATCH", "/api/settings"),

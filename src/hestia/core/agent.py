@@ -40,9 +40,9 @@ class Agent:
         """Why this call needs the user's approval under the session's policy, or None."""
         return policy.needs_approval(policy_name, tool, args, workspace)
 
-    def approval_key(self, tool: str, args: dict[str, Any]) -> str:
+    def approval_key(self, tool: str, args: dict[str, Any], workspace: Workspace) -> str:
         """What a "session" or "always" approval of this call remembers."""
-        return policy.approval_key(tool, args)
+        return policy.approval_key(tool, args, workspace)
 
     async def run_tool(self, name: str, arguments: str, ctx: ToolContext) -> ToolResult:
         """Run one call; failures come back as error results, never as exceptions."""

@@ -306,7 +306,8 @@ class RunExecution:
     async def _ask(self, call: ToolCall, args: dict[str, Any], reason: str) -> str | None:
         """Ask the user unless a remembered grant covers the call; the decision or None."""
         assert self._agent is not None
-        key = self._agent.approval_key(call.name, args)
+        assert self.ctx.workspace is not None
+        key = self._agent.approval_key(call.name, args, self.ctx.workspace)
         async with self._db.read() as conn:
             if await approval_store.is_granted(conn, session_id=self.ctx.session_id, key=key):
                 return "once"

@@ -1,49 +1,39 @@
 """When the agent must ask first: the approval policies and the dangerous-command rules.
 
-`classify(command, root)` splits a shell command into its simple commands (across `;`, `&&`,
-`||`, `|`, `&`, subshells, `$(…)` and backticks), looks through wrappers such as `env`,
-`nohup`, `timeout` or `xargs`, and matches each against the rules below. It errs on the side
-of asking: text it cannot parse counts as dangerous.
+Policies: `ask` — every shell command and every file write or edit; `dangerous` — only shell
+commands that match a rule below (file tools are jailed to the workspace anyway); `never`.
+Reading tools (read_file, list_files, search_files, fetch_url) never ask.
+
+A command is parsed the way bash reads it (a practical subset: quotes and escapes, `;` `&&`
+`||` `|` `&` and newlines, subshells and `{ …; }`, `$(…)`, backticks, `<(…)`, here-documents
+and redirections), so `r''m -rf x` is `rm -rf x` and `echo "rm -rf /"` is only an echo: quoted
+text handed to a program that does not run it is data, not a command. Text that *is* run —
+`bash -c '…'`, `eval …`, `watch …`, `find -exec …`, `xargs …`, `echo … | sh`, here-documents
+fed to a shell — is parsed and checked too. Wrappers (`env`, `nohup`, `time`, `timeout`,
+`nice`, `xargs`, `sudo`, …) are looked through. Text that cannot be parsed needs approval.
+
+What it does not see: code inside scripts and interpreters (`python -c '…'`, `./deploy.sh`),
+commands run on other machines (`ssh host '…'`), and paths hidden in variables (`rm "$f"`),
+except `$HOME`, which is always outside the workspace.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
+import posixpath
 import re
-import shlex
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .workspace import Workspace
 
+POLICIES = ("ask", "dangerous", "never")
 WRITE_TOOLS = ("write_file", "edit_file")
-
-# Patterns only visible in the raw text (before it is split into commands).
-_RAW_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (
-        re.compile(
-            r"\b(curl|wget|fetch)\b[^|;&]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b|"
-            r"\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?(python3?|perl|ruby|node)\b"
-        ),
-        "pipe-to-shell",
-        "runs a script downloaded from the internet",
-    ),
-    (
-        re.compile(r"\b(ba|z)?sh\s+<\(\s*(curl|wget)\b|\beval\s+\"?\$\(\s*(curl|wget)\b"),
-        "pipe-to-shell",
-        "runs a script downloaded from the internet",
-    ),
-    (re.compile(r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:"), "fork-bomb", "is a fork bomb"),
-    (re.compile(r">\s*/dev/(sd|nvme|hd|vd|xvd|mmcblk|disk)"), "raw-disk", "writes to a raw disk"),
-)
-_SEPARATORS = {";", "&&", "||", "|", "&", "|&", "(", ")", "\n", ";;"}
-_WRAPPERS = {"env", "nohup", "time", "nice", "ionice", "command", "exec", "builtin", "stdbuf"}
-_AS_ROOT = {"sudo", "su", "doas", "pkexec", "runuser"}
-_DISK = {"mkfs", "fdisk", "sfdisk", "cfdisk", "parted", "wipefs", "mkswap", "dd", "shred"}
-_POWER = {"shutdown", "reboot", "halt", "poweroff"}
-_WRITERS = {"rm", "mv", "tee", "truncate", "touch", "mkdir", "rmdir", "unlink"}
-_COPIERS = {"cp", "ln", "install", "rsync", "scp"}
+# Deeper nesting of `bash -c "eval '…'"` and the like is refused rather than followed.
+MAX_DEPTH = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,188 +47,1155 @@ class Danger:
 def needs_approval(
     policy: str, tool: str, args: dict[str, Any], workspace: Workspace
 ) -> str | None:
-    """Why this call must be approved under `policy` (`ask|dangerous|never`), or None."""
+    """Why this call must be approved under `policy` (`ask|dangerous|never`), or None.
+
+    An unknown policy name is treated as `ask`.
+    """
     if policy == "never":
         return None
+    strict = policy != "dangerous"
     if tool == "shell":
-        danger = classify(str(args.get("command", "")), workspace.root)
-        if danger is not None:
-            return f"This command {danger.reason}."
-        return "Runs a shell command in the workspace." if policy == "ask" else None
-    if tool in WRITE_TOOLS and policy == "ask":
-        return f"Changes the file {args.get('path')!r} in the workspace."
+        command = args.get("command")
+        if not isinstance(command, str):
+            return "Runs a shell command." if strict else None  # it will fail validation
+        reason = dangerous_reason(command, workspace.root)
+        if reason is not None:
+            return f"This command {reason}."
+        return "Runs a shell command in the workspace." if strict else None
+    if tool in WRITE_TOOLS and strict:
+        verb = "Edits" if tool == "edit_file" else "Writes"
+        return f"{verb} the file {args.get('path')!r} in the workspace."
     return None
 
 
-def approval_key(tool: str, args: dict[str, Any]) -> str:
-    """What "session" and "always" approvals remember: the rule that matched, or the program."""
+def dangerous_reason(command: str, root: Path | None = None) -> str | None:
+    """What is dangerous about `command` (e.g. "deletes … recursively (rm -r)"), or None.
+
+    `root` is the workspace: writes inside it are fine. Without it every absolute path counts
+    as outside.
+    """
+    found = find_dangers(command, root)
+    if not found:
+        return None
+    reasons = [d.reason for d in found]
+    return reasons[0] if len(reasons) == 1 else f"{', '.join(reasons[:-1])} and {reasons[-1]}"
+
+
+def find_dangers(command: str, root: Path | None = None) -> list[Danger]:
+    """Every rule `command` matches, once each, in the order found."""
+    return _analyze(command, root).dangers()
+
+
+def approval_key(tool: str, args: dict[str, Any], workspace: Workspace | None = None) -> str:
+    """What a "session" or "always" approval of this call remembers.
+
+    File tools: the tool name. Shell: `shell:` and the sorted labels of the command's parts —
+    each dangerous part by its rule (`rm -r`, `git push --force`, `> /etc/hosts`), every other
+    part by its program (`git commit`, `python`; read-only helpers such as `ls`, `grep`, `cd`
+    are left out when anything else is there). So "always allow `git push --force`" never
+    covers `rm -rf /`, nor `git push --force && curl … | sh`.
+    """
     if tool != "shell":
         return tool
-    command = str(args.get("command", ""))
-    danger = classify(command, None)
-    if danger is not None:
-        return f"shell:{danger.key}"
-    commands = split_commands(command)
-    program = os.path.basename(commands[0][0]) if commands and commands[0] else ""
-    return f"shell:{program}"
+    command = args.get("command")
+    if not isinstance(command, str):
+        return "shell"
+    analysis = _analyze(command, workspace.root if workspace is not None else None)
+    labels = [d.key for d in analysis.dangers()]
+    # `curl … | sh` is labelled `curl | sh`, not also `curl`.
+    in_rules = {token for label in labels for token in label.split()}
+    programs = [p for p in analysis.programs if p.split()[0] not in in_rules | _NEUTRAL]
+    labels += programs if (programs or labels) else analysis.programs
+    return "shell:" + ", ".join(sorted(set(labels)))
 
 
-def classify(command: str, root: Path | None) -> Danger | None:
-    """The first dangerous rule `command` matches, or None."""
-    for pattern, key, reason in _RAW_RULES:
-        if pattern.search(command):
-            return Danger(key, reason)
+# ---------------------------------------------------------------------------------------------
+# Parsing: a practical subset of bash's grammar.
+# ---------------------------------------------------------------------------------------------
+
+
+class ParseError(ValueError):
+    """The command could not be read safely."""
+
+
+@dataclass(slots=True)
+class Word:
+    """One word after quote removal; expansions are kept as written (`$HOME`, `$(…)`)."""
+
+    text: str = ""
+    quoted: bool = False
+    # Holds a `$var`, `${…}`, `$(…)`, backticks or `<(…)`: its value is only known at run time.
+    dynamic: bool = False
+    leading_dynamic: bool = False
+    subs: list[Script] = field(default_factory=list)
+    started: bool = False
+
+    def add(self, text: str, *, dynamic: bool = False, quoted: bool = False) -> None:
+        if not self.started and (text or dynamic):
+            self.leading_dynamic = dynamic
+            self.started = True
+        self.text += text
+        self.dynamic |= dynamic
+        self.quoted |= quoted
+
+
+@dataclass(slots=True)
+class Redirect:
+    """`op` (`>`, `>>`, `<<`, `<<<`, …) and its target word; `body` for here-docs/strings."""
+
+    op: str
+    target: Word | None = None
+    body: str | None = None
+    delimiter: str = ""
+    strip_tabs: bool = False
+
+
+@dataclass(slots=True)
+class Command:
+    """A simple command: its words and redirections."""
+
+    words: list[Word] = field(default_factory=list)
+    redirects: list[Redirect] = field(default_factory=list)
+
+
+Pipeline = list[Command]
+Script = list[Pipeline]
+
+_METACHARS = set(" \t\n;&|()<>")
+_REDIRECT_OPS = ("&>>", "&>", "<<<", "<<-", "<<", "<>", "<&", ">&", ">>", ">|", "<", ">")
+_OUTPUT_OPS = {"&>>", "&>", "<>", ">&", ">>", ">|", ">"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def parse(command: str) -> Script:
+    """The pipelines of `command`; raises ParseError for unbalanced quotes and the like."""
+    return _Parser(command).script()
+
+
+class _Parser:
+    def __init__(self, text: str, depth: int = 0) -> None:
+        if depth > MAX_DEPTH:
+            raise ParseError("nested too deeply")
+        self.s = text
+        self.i = 0
+        self.depth = depth
+        self.heredocs: list[Redirect] = []
+
+    def _peek(self, offset: int = 0) -> str:
+        """The character `offset` ahead, or "" at the end."""
+        j = self.i + offset
+        return self.s[j] if j < len(self.s) else ""
+
+    def script(self, closer: bool = False) -> Script:
+        """Pipelines up to the end, or (with `closer`) up to the `)` that ends a `$(`."""
+        script: Script = []
+        pipeline: Pipeline = []
+        command = Command()
+        parens = 0
+
+        def end_command() -> None:
+            nonlocal command
+            if command.words or command.redirects:
+                pipeline.append(command)
+            command = Command()
+
+        def end_pipeline() -> None:
+            nonlocal pipeline
+            end_command()
+            if pipeline:
+                script.append(pipeline)
+            pipeline = []
+
+        while True:
+            self._blanks()
+            c = self._peek()
+            if not c:
+                if closer:
+                    raise ParseError("unclosed $( or <(")
+                end_pipeline()
+                return script
+            if c == "\n":
+                self.i += 1
+                end_pipeline()
+                self._read_heredocs()
+            elif c == "#":
+                while self._peek() not in ("", "\n"):
+                    self.i += 1
+            elif c == ")":
+                self.i += 1
+                if closer and parens == 0:
+                    end_pipeline()
+                    return script
+                parens = max(parens - 1, 0)
+                end_pipeline()  # a subshell ends, or a `case` pattern
+            elif c == "(":
+                self.i += 1
+                parens += 1
+                end_pipeline()
+            elif self.s.startswith("&>", self.i):
+                command.redirects.append(self._redirect())
+            elif c in ";&|":
+                op = self._operator()
+                if op in ("|", "|&"):
+                    end_command()
+                else:
+                    end_pipeline()
+            elif c in "<>" and self._peek(1) != "(":
+                command.redirects.append(self._redirect())
+            else:
+                word = self._word()
+                if word.text.isdigit() and not word.quoted and self._at_redirect():
+                    command.redirects.append(self._redirect())  # `2>file`: the digits are an fd
+                else:
+                    command.words.append(word)
+
+    def _at_redirect(self) -> bool:
+        return self._peek() in ("<", ">") and self._peek(1) != "("
+
+    def _blanks(self) -> None:
+        """Skip spaces, tabs and line continuations."""
+        while True:
+            if self._peek() in (" ", "\t"):
+                self.i += 1
+            elif self.s.startswith("\\\n", self.i):
+                self.i += 2
+            else:
+                return
+
+    def _operator(self) -> str:
+        """A control operator: `;`, `&`, `&&`, `|`, `||`, `|&`, `;;` …"""
+        for op in (";;&", ";;", ";&", "&&", "||", "|&", ";", "&", "|"):
+            if self.s.startswith(op, self.i):
+                self.i += len(op)
+                return op
+        raise ParseError("unexpected character")  # pragma: no cover
+
+    def _redirect(self) -> Redirect:
+        """A redirection operator and its target (here-doc bodies are read later)."""
+        op = next(op for op in _REDIRECT_OPS if self.s.startswith(op, self.i))
+        self.i += len(op)
+        self._blanks()
+        if not self._peek() or (self._peek() in _METACHARS and self._peek(1) != "("):
+            raise ParseError(f"'{op}' without a target")
+        target = self._word()
+        redirect = Redirect(op, target)
+        if op == "<<<":
+            redirect.body = target.text
+        elif op in ("<<", "<<-"):
+            redirect.delimiter = target.text
+            redirect.strip_tabs = op == "<<-"
+            self.heredocs.append(redirect)
+        return redirect
+
+    def _read_heredocs(self) -> None:
+        """Here-document bodies start on the line after their `<<WORD`."""
+        for redirect in self.heredocs:
+            lines = []
+            while self.i < len(self.s):
+                end = self.s.find("\n", self.i)
+                end = len(self.s) if end < 0 else end
+                line = self.s[self.i : end]
+                self.i = end + 1
+                if (line.lstrip("\t") if redirect.strip_tabs else line) == redirect.delimiter:
+                    break
+                lines.append(line + "\n")
+            redirect.body = "".join(lines)
+        self.heredocs.clear()
+
+    def _word(self) -> Word:
+        """One word, up to an unquoted blank or operator."""
+        word = Word()
+        while True:
+            c = self._peek()
+            if not c or (c in _METACHARS and not (c in "<>" and self._peek(1) == "(")):
+                return word
+            if c == "\\":
+                nxt = self._peek(1)
+                self.i += 2
+                if nxt != "\n":
+                    word.add(nxt or "\\", quoted=True)
+            elif c == "'":
+                end = self.s.find("'", self.i + 1)
+                if end < 0:
+                    raise ParseError("unclosed single quote")
+                word.add(self.s[self.i + 1 : end], quoted=True)
+                self.i = end + 1
+            elif c == '"':
+                self.i += 1
+                self._double_quoted(word)
+            elif c == "$":
+                self._dollar(word, quoted=False)
+            elif c == "`":
+                self._backticks(word)
+            elif c in "<>":  # process substitution <(…) / >(…)
+                start = self.i
+                self.i += 2
+                word.subs.append(self._nested())
+                word.add(self.s[start : self.i], dynamic=True)
+            else:
+                word.add(c)
+                self.i += 1
+
+    def _double_quoted(self, word: Word) -> None:
+        """The rest of a "…" string, with its escapes and expansions."""
+        word.add("", quoted=True)
+        while True:
+            c = self._peek()
+            if not c:
+                raise ParseError("unclosed double quote")
+            if c == '"':
+                self.i += 1
+                return
+            if c == "\\" and self._peek(1) in ('"', "\\", "$", "`", "\n"):
+                if self._peek(1) != "\n":
+                    word.add(self._peek(1), quoted=True)
+                self.i += 2
+            elif c == "$":
+                self._dollar(word, quoted=True)
+            elif c == "`":
+                self._backticks(word)
+            else:
+                word.add(c, quoted=True)
+                self.i += 1
+
+    def _nested(self) -> Script:
+        """Parse the script of a `$(`/`<(` whose opening was just consumed, through its `)`."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError("nested too deeply")
+        try:
+            return self.script(closer=True)
+        finally:
+            self.depth -= 1
+
+    def _dollar(self, word: Word, *, quoted: bool) -> None:
+        """`$'…'`, `$"…"`, `$((…))`, `$(…)`, `${…}` or `$name`."""
+        start = self.i
+        nxt = self._peek(1)
+        if nxt == "'" and not quoted:  # $'…': ANSI-C quoting
+            end = self.i + 2
+            while end < len(self.s) and self.s[end] != "'":
+                end += 2 if self.s[end] == "\\" else 1
+            if end >= len(self.s):
+                raise ParseError("unclosed $'")
+            word.add(_ansi_c(self.s[self.i + 2 : end]), quoted=True)
+            self.i = end + 1
+        elif nxt == '"' and not quoted:  # $"…": a translated string, read as "…"
+            self.i += 2
+            self._double_quoted(word)
+        elif self.s.startswith("$((", self.i):
+            self.i = self._matching(self.i + 3, "(", ")", need=2)
+            word.add(self.s[start : self.i], dynamic=True, quoted=quoted)
+        elif nxt == "(":
+            self.i += 2
+            word.subs.append(self._nested())
+            word.add(self.s[start : self.i], dynamic=True, quoted=quoted)
+        elif nxt == "{":
+            self.i = self._matching(self.i + 2, "{", "}")
+            inner = self.s[start + 2 : self.i - 1]
+            if "$(" in inner or "`" in inner:  # ${x:-$(cmd)} runs cmd
+                nested = _Parser(inner, self.depth + 1).script()
+                word.subs.extend(sub for words in _all_words(nested) for sub in words.subs)
+            word.add(self.s[start : self.i], dynamic=True, quoted=quoted)
+        else:
+            name = _NAME.match(self.s, self.i + 1)
+            if name:
+                self.i = name.end()
+            elif nxt and nxt in "0123456789@*#?$!-":
+                self.i += 2
+            else:
+                self.i += 1
+                word.add("$", quoted=quoted)
+                return
+            word.add(self.s[start : self.i], dynamic=True, quoted=quoted)
+
+    def _matching(self, i: int, opening: str, closing: str, need: int = 1) -> int:
+        """The index after the `closing` run that balances an already opened `opening`."""
+        depth = 1
+        while i < len(self.s):
+            c = self.s[i]
+            if c == "\\":
+                i += 2
+                continue
+            if c == "'" and opening == "{":
+                i = self.s.find("'", i + 1)
+                if i < 0:
+                    break
+            elif c == opening:
+                depth += 1
+            elif c == closing:
+                depth -= 1
+                if depth == 0:
+                    if need == 2:
+                        if self.s.startswith(closing, i + 1):
+                            return i + 2
+                        raise ParseError("unbalanced $((")
+                    return i + 1
+            i += 1
+        raise ParseError(f"unclosed {opening}")
+
+    def _backticks(self, word: Word) -> None:
+        """A `…` command substitution, parsed as a script of its own."""
+        start = self.i
+        i = self.i + 1
+        inner: list[str] = []
+        while i < len(self.s) and self.s[i] != "`":
+            if self.s[i] == "\\" and i + 1 < len(self.s) and self.s[i + 1] in "`\\$":
+                inner.append(self.s[i + 1])
+                i += 2
+            else:
+                inner.append(self.s[i])
+                i += 1
+        if i >= len(self.s):
+            raise ParseError("unclosed backtick")
+        self.i = i + 1
+        word.subs.append(_Parser("".join(inner), self.depth + 1).script())
+        word.add(self.s[start : self.i], dynamic=True)
+
+
+def _ansi_c(text: str) -> str:
+    """Decode the escapes of `$'…'` (\\n, \\x72, \\162, …)."""
     try:
-        commands = split_commands(command)
+        raw = codecs.escape_decode(text.encode("utf-8", "backslashreplace"))[0]
+        return raw.decode("utf-8", errors="replace")
     except ValueError:
-        return Danger("unparsable", "could not be read safely (unbalanced quotes)")
-    for words in commands:
-        danger = _classify_simple(words, root)
-        if danger is not None:
-            return danger
-    return None
+        return text
 
 
-def split_commands(command: str) -> list[list[str]]:
-    """The simple commands in `command`, as word lists (nested `$(…)` and backticks too)."""
-    nested = re.findall(r"\$\(([^()]*)\)|`([^`]*)`", command)
-    lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|()<>")
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    commands: list[list[str]] = [[]]
-    for token in lexer:
-        if token in _SEPARATORS:
-            commands.append([])
+def _all_words(script: Script) -> Iterator[Word]:
+    """Every word and redirection target of a script."""
+    for pipeline in script:
+        for command in pipeline:
+            yield from command.words
+            yield from (r.target for r in command.redirects if r.target is not None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules.
+# ---------------------------------------------------------------------------------------------
+
+_RESERVED_PREFIXES = {"!", "{", "}", "if", "then", "else", "elif", "fi", "do", "done", "while"}
+_RESERVED_PREFIXES |= {"until", "esac", "time", "coproc"}
+# A `for x in …`, `case … in`, `select`, `function f` header or a `[[ … ]]` test runs nothing.
+_HEADERS = {"for", "case", "select", "function", "[["}
+_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "busybox-sh", "rbash"}
+_INTERPRETER = re.compile(
+    r"(python|pypy)[\d.]*|perl[\d.]*|ruby[\d.]*|node(js)?|php[\d.]*|lua[\d.]*|deno|bun|tclsh"
+)
+_DOWNLOADERS = {"curl", "wget", "fetch", "aria2c", "http", "https", "xh", "lwp-request"}
+_AS_ROOT = {"sudo", "doas", "su", "pkexec", "runuser", "sudoedit"}
+# wrapper → (short options taking a value, long options taking a value, operands to skip)
+_WRAPPERS: dict[str, tuple[str, Collection[str], int]] = {
+    "env": ("uCS", {"--unset", "--chdir", "--split-string"}, 0),
+    "nohup": ("", (), 0),
+    "time": ("fo", {"--format", "--output"}, 0),
+    "nice": ("n", {"--adjustment"}, 0),
+    "ionice": ("cnp", {"--class", "--classdata", "--pid"}, 0),
+    "command": ("", (), 0),
+    "builtin": ("", (), 0),
+    "exec": ("a", (), 0),
+    "stdbuf": ("ioe", {"--input", "--output", "--error"}, 0),
+    "timeout": ("sk", {"--signal", "--kill-after"}, 1),
+    "setsid": ("", (), 0),
+    "nocorrect": ("", (), 0),
+    "noglob": ("", (), 0),
+    "busybox": ("", (), 0),
+    "toybox": ("", (), 0),
+    "xargs": (
+        "IndELPsa",
+        {"--arg-file", "--delimiter", "--eof", "--max-lines", "--max-args", "--max-procs"}
+        | {"--max-chars", "--replace", "--process-slot-var"},
+        0,
+    ),
+    "sudo": (
+        "ugCDhprtUT",
+        {"--user", "--group", "--close-from", "--chdir", "--host", "--prompt", "--role"}
+        | {"--type", "--other-user", "--command-timeout"},
+        0,
+    ),
+    "doas": ("uC", (), 0),
+    "pkexec": ("", {"--user"}, 0),
+    "runuser": ("ugGcsw", {"--user", "--group", "--command", "--shell"}, 0),
+}
+# Programs labelled with their subcommand in approval keys (`git commit`, not just `git`).
+_SUBCOMMANDS = {"git", "npm", "pnpm", "yarn", "pip", "pip3", "uv", "cargo", "go", "docker"}
+_SUBCOMMANDS |= {"podman", "kubectl", "systemctl", "apt", "apt-get", "brew", "gh", "make"}
+# Read-only or trivial helpers left out of approval keys when anything else is there.
+_NEUTRAL = {"cd", "pwd", "echo", "printf", "true", "false", "test", "[", ":", "sleep", "ls"}
+_NEUTRAL |= {"cat", "head", "tail", "grep", "egrep", "fgrep", "rg", "wc", "sort", "uniq", "cut"}
+_NEUTRAL |= {"tr", "which", "type", "date", "basename", "dirname", "less", "more", "jq", "tee"}
+_NEUTRAL |= {"pushd", "popd", "export", "set"}
+_DISK_DEVICE = re.compile(r"/dev/(sd|hd|vd|xvd|nvme|mmcblk|disk|loop|md|dm-|mapper/|sr)")
+_HARMLESS_DEVICES = {"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero"}
+_FORK_BOMB = re.compile(r"(?P<f>[\w:.-]+)\s*\(\)\s*\{[^}]*?(?P=f)\s*\|\s*(?P=f)\s*&")
+_HOME = re.compile(r"\$\{?HOME\b")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
+
+
+@dataclass(slots=True)
+class _Options:
+    """A command's options: `flags` (short letters and long names), their values, operands."""
+
+    flags: set[str] = field(default_factory=set)
+    values: dict[str, list[str]] = field(default_factory=dict)
+    operands: list[Word] = field(default_factory=list)
+    rest: list[Word] = field(default_factory=list)  # with `stop`: the words after the options
+
+    def value(self, *names: str) -> list[str]:
+        """The values given to any of these options."""
+        return [v for name in names for v in self.values.get(name, [])]
+
+    def long(self, name: str, shortest: int = 5) -> bool:
+        """Whether `--name` (or an unambiguous abbreviation GNU getopt accepts) was given."""
+        return any(
+            f.startswith("--") and len(f) >= shortest and name.startswith(f) for f in self.flags
+        )
+
+
+def _options(
+    args: list[Word], takes: str = "", long_takes: Collection[str] = (), stop: bool = False
+) -> _Options:
+    """Read options GNU-style (options may follow operands), or up to the first operand."""
+    found = _Options()
+    i = 0
+    while i < len(args):
+        text = args[i].text
+        if text == "--":
+            found.operands += args[i + 1 :]
+            found.rest = args[i + 1 :]
+            return found
+        if not text.startswith("-") or text == "-":
+            if stop:
+                found.rest = args[i:]
+                found.operands = args[i:]
+                return found
+            found.operands.append(args[i])
+        elif text.startswith("--"):
+            name, eq, value = text.partition("=")
+            found.flags.add(name)
+            if name in long_takes and not eq and i + 1 < len(args):
+                i += 1
+                value = args[i].text
+            if eq or name in long_takes:
+                found.values.setdefault(name, []).append(value)
         else:
-            commands[-1].append(token)
-    for inner in nested:
-        commands.extend(split_commands(inner[0] or inner[1]))
-    return [words for words in commands if words]
-
-
-def _unwrap(words: list[str]) -> list[str]:
-    """Drop `VAR=value` assignments and wrappers such as `env`, `nohup`, `timeout 5`, `xargs`."""
-    while words:
-        head = os.path.basename(words[0])
-        if "=" in words[0] and not words[0].startswith("="):
-            words = words[1:]
-        elif head in _WRAPPERS:
-            words = [w for w in words[1:]]
-            while words and words[0].startswith("-"):
-                words = words[1:]
-        elif head in ("timeout", "xargs", "watch"):
-            words = words[1:]
-            while words and (words[0].startswith("-") or words[0][:1].isdigit()):
-                words = words[1:]
-        else:
-            return words
-    return words
-
-
-def _flags(words: list[str]) -> set[str]:
-    """Short flags split into letters (`-rf` → r, f) and long flags as written."""
-    found: set[str] = set()
-    for word in words:
-        if word.startswith("--"):
-            found.add(word.split("=", 1)[0])
-        elif word.startswith("-") and len(word) > 1:
-            found.update(word[1:])
+            for j, letter in enumerate(text[1:], 1):
+                found.flags.add(letter)
+                if letter in takes:
+                    value = text[j + 1 :]
+                    if not value and i + 1 < len(args):
+                        i += 1
+                        value = args[i].text
+                    found.values.setdefault(letter, []).append(value)
+                    break
+        i += 1
     return found
 
 
-def _classify_simple(words: list[str], root: Path | None) -> Danger | None:
-    words = _unwrap(words)
-    if not words:
+class _Analysis:
+    """Walks a parsed command, collecting dangers and the programs it runs."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.real = root is not None
+        # Without a workspace, a stand-in root that no real path can be inside.
+        self.root = os.path.realpath(root) if root is not None else "/nonexistent-workspace"
+        self.cwd: str | None = self.root
+        self.found: dict[str, Danger] = {}
+        self.programs: list[str] = []
+        self._current: list[Danger] = []
+        self.depth = 0
+
+    def dangers(self) -> list[Danger]:
+        """Every danger found, once each."""
+        return list(self.found.values())
+
+    def add(self, key: str, reason: str) -> None:
+        """Record a danger of the command being checked."""
+        danger = Danger(key, reason)
+        self.found.setdefault(key, danger)
+        self._current.append(danger)
+
+    # -- walking -------------------------------------------------------------------------------
+
+    def text(self, text: str) -> None:
+        """Check shell code given as text (`bash -c`, `eval`, `watch`, a here-doc to `sh`)."""
+        self.depth += 1
+        try:
+            self.script(_Parser(text, self.depth).script())
+        except ParseError:
+            self.add(f"unparsable: {text}", "runs shell code that could not be parsed safely")
+        finally:
+            self.depth -= 1
+
+    def script(self, script: Script) -> None:
+        """Check every command of every pipeline, in order."""
+        for pipeline in script:
+            for index, command in enumerate(pipeline):
+                self.command(command, pipeline[:index])
+
+    def command(self, command: Command, upstream: list[Command]) -> None:
+        """Check one command with its substitutions; `upstream` are the stages piping into it."""
+        saved, self._current = self._current, []
+        try:
+            for word in [*command.words, *(r.target for r in command.redirects if r.target)]:
+                for sub in word.subs:
+                    self.script(sub)
+            self._current = []
+            program = self.simple(command.words, command, upstream)
+            self.redirects(command.redirects)
+            if program and not self._current:
+                self.programs.append(program)
+        finally:
+            self._current = saved
+
+    def simple(self, words: list[Word], command: Command, upstream: list[Command]) -> str | None:
+        """Check one simple command; its label for approval keys (None if it runs nothing)."""
+        words = _strip_reserved(words)
+        while words:
+            first = words[0]
+            if _ASSIGNMENT.match(first.text) and not first.text.startswith("="):
+                words = words[1:]
+                continue
+            if first.leading_dynamic:
+                # `$CMD -rf /`: the program is only known when it runs.
+                self.add("dynamic command", "runs a command whose name is only known when it runs")
+                return None
+            program = posixpath.basename(first.text)
+            args = words[1:]
+            if program in _AS_ROOT:
+                # Root (or another user) can change anything on the machine.
+                self.add(program, f"runs a command as another user ({program})")
+                if program in ("su", "runuser"):
+                    code = _options(args, "cgs", {"--command", "--group", "--shell"}).value(
+                        "c", "--command"
+                    )
+                    for text in code:
+                        self.text(text)
+                    if program == "su" or code:
+                        return program
+            if program in _WRAPPERS:
+                takes, long_takes, skip = _WRAPPERS[program]
+                options = _options(args, takes, long_takes, stop=True)
+                if program == "command" and options.flags & {"v", "V"}:
+                    return program  # `command -v x` only looks x up
+                if program == "env" and options.value("S", "--split-string"):
+                    rest = " ".join(w.text for w in options.rest)
+                    self.text(" ".join([*options.value("S", "--split-string"), rest]))
+                    return program
+                words = options.rest[skip:]
+                if program == "xargs" and not words:
+                    return None  # runs echo
+                continue
+            if program == "watch":
+                # watch runs its arguments with `sh -c`.
+                options = _options(args, "n", {"--interval"}, stop=True)
+                self.text(" ".join(w.text for w in options.rest))
+                return program
+            self.rules(program, args, command, upstream)
+            return _label(program, args)
         return None
-    program = os.path.basename(words[0])
-    args = words[1:]
-    flags = _flags(args)
-    if program in _AS_ROOT:
-        return Danger(program, f"runs as another user ({program})")
-    if program == "rm" and ({"r", "R"} & flags or "--recursive" in flags):
-        return Danger("rm -r", "deletes files recursively (rm -r)")
-    if program in ("chmod", "chown", "chgrp") and ({"R"} & flags or "--recursive" in flags):
-        return Danger(f"{program} -R", f"changes permissions recursively ({program} -R)")
-    if program in _DISK or program.startswith("mkfs"):
-        return Danger(program, f"can overwrite disks or erase data ({program})")
-    if program in _POWER or (program == "init" and args[:1] in (["0"], ["6"])):
-        return Danger(program, f"stops or restarts the machine ({program})")
-    if (
-        program == "systemctl"
-        and args[:1]
-        and args[0] in ("stop", "disable", "mask", "poweroff", "reboot", "halt", "kill")
-    ):
-        return Danger(f"systemctl {args[0]}", f"stops system services (systemctl {args[0]})")
-    if program in ("killall", "pkill") or (program == "kill" and "-1" in args):
-        return Danger(program, "kills processes it did not start")
-    if program == "crontab" and "r" in flags:
-        return Danger("crontab -r", "deletes the user's crontab")
-    if program == "find" and ("-delete" in args or _find_exec_rm(args)):
-        return Danger("find -delete", "deletes every file a search finds")
-    if program == "git":
-        return _classify_git(args)
-    if program in ("apt", "apt-get", "dnf", "yum", "pacman", "brew") and (
-        {"remove", "purge", "autoremove", "erase"} & set(args) or "R" in flags
-    ):
-        return Danger(f"{program} remove", "removes system packages")
-    if program in ("pip", "pip3") and "uninstall" in args:
-        return Danger("pip uninstall", "uninstalls Python packages")
-    if program == "eval":
-        return Danger("eval", "evaluates generated shell code")
-    outside = _writes_outside(program, args, root)
-    if outside is not None:
-        return Danger(f"{program} outside", f"changes {outside!r}, outside the workspace")
-    return None
 
+    def redirects(self, redirects: list[Redirect]) -> None:
+        """Output redirections that leave the workspace or hit a disk."""
+        for redirect in redirects:
+            target = redirect.target
+            if redirect.op not in _OUTPUT_OPS or target is None:
+                continue
+            if redirect.op == ">&" and (target.text.isdigit() or target.text == "-"):
+                continue  # `>&2` duplicates a descriptor
+            self.write(target, ">")
 
-def _find_exec_rm(args: list[str]) -> bool:
-    for i, word in enumerate(args[:-1]):
-        if word in ("-exec", "-execdir", "-ok") and os.path.basename(args[i + 1]) in (
-            "rm",
-            "shred",
+    def write(self, target: Word, label: str) -> None:
+        """Flag `target` if this command writes it outside the workspace (or to a disk)."""
+        where = self.outside(target)
+        if where == "device":
+            # Writing a disk device bypasses the file system: data loss.
+            self.add(f"{label} {target.text}", f"writes to the disk device {target.text}")
+        elif where:
+            self.add(f"{label} {target.text}", f"changes {target.text!r}, outside the workspace")
+
+    def outside(self, word: Word) -> str | None:
+        """`"device"`, `"outside"`, or None when `word` names a path inside the workspace."""
+        text = word.text
+        if word.leading_dynamic:
+            # Only $HOME is known to be outside; "$f" in a loop is usually a workspace file.
+            return "outside" if _HOME.match(text) else None
+        if text.startswith("~"):
+            return "outside"
+        if text.startswith("/dev/"):
+            if text in _HARMLESS_DEVICES or text.startswith("/dev/fd/"):
+                return None
+            return "device" if _DISK_DEVICE.match(text) else "outside"
+        if text.startswith("/"):
+            path = text
+        elif self.cwd is None:
+            return "outside"  # after `cd "$x"` a relative path could be anywhere
+        else:
+            path = posixpath.join(self.cwd, text)
+        path = os.path.realpath(path) if self.real else posixpath.normpath(path)
+        if path == self.root or path.startswith(self.root.rstrip("/") + "/"):
+            return None
+        return "outside"
+
+    def change_directory(self, args: list[Word]) -> None:
+        """Follow `cd`, so that later relative paths are judged from the right folder."""
+        operands = _options(args).operands
+        if not operands or operands[0].dynamic or operands[0].text in ("-", "~"):
+            self.cwd = None  # home, the previous folder, or a variable: unknown
+            return
+        target = operands[0].text
+        if target.startswith("~"):
+            self.cwd = None
+        elif self.cwd is not None or target.startswith("/"):
+            joined = posixpath.join(self.cwd or "/", target)
+            self.cwd = os.path.realpath(joined) if self.real else posixpath.normpath(joined)
+
+    # -- the rules ----------------------------------------------------------------------------
+
+    def rules(
+        self, program: str, args: list[Word], command: Command, upstream: list[Command]
+    ) -> None:
+        """Match one program (wrappers already removed) against the rules."""
+        if program in ("cd", "pushd", "popd"):
+            self.change_directory(args if program != "popd" else [])
+            return
+        self.download_executed(program, args, command, upstream)
+        if program in _SHELLS:
+            self.shell(program, args, command, upstream)
+        elif program == "eval":
+            if any(w.dynamic for w in args):
+                # Code assembled at run time (`eval "$(…)"`) cannot be checked.
+                self.add("eval", "evaluates shell code that is only known when it runs")
+            else:
+                self.text(" ".join(w.text for w in args))
+        elif program == "rm":
+            self.rm(args)
+        elif program in ("rmdir", "unlink", "touch", "mkdir", "tee"):
+            options = _options(args, "drtm", {"--date", "--reference", "--mode"})
+            for target in options.operands:
+                self.write(target, program)
+        elif program == "shred":
+            # Overwrites contents so that nothing can bring them back.
+            self.add(program, "destroys file contents beyond recovery (shred)")
+            for target in _options(args, "nsr", {"--iterations", "--size"}).operands:
+                self.write(target, program)
+        elif program == "truncate":
+            # Silently cuts or empties files; an agent rarely needs it, so asking costs little.
+            self.add(program, "cuts files to a given size, losing what is beyond it (truncate)")
+            for target in _options(args, "nsr", {"--iterations", "--size", "--reference"}).operands:
+                self.write(target, program)
+        elif program == "mv":
+            # Both ends of a move change: the source disappears.
+            options = _options(args, "tS", {"--target-directory", "--suffix"})
+            for target in options.operands:
+                self.write(target, program)
+            for target in options.value("t", "--target-directory"):
+                self.write(Word(target), program)
+        elif program in ("cp", "ln", "install", "rsync", "scp"):
+            options = _options(args, "tSmogeB", {"--target-directory", "--suffix", "--mode"})
+            targets = [Word(t) for t in options.value("t", "--target-directory")]
+            if not targets and options.operands:
+                # Sources are only read; `install -d` creates every operand.
+                d = program == "install" and "d" in options.flags
+                targets = options.operands if d else options.operands[-1:]
+            for target in targets:
+                self.write(target, program)
+        elif program in ("chmod", "chown", "chgrp"):
+            options = _options(args, "", {"--reference", "--from"})
+            if "R" in options.flags or options.long("--recursive"):
+                # One command changes a whole tree, often to something insecure or unusable.
+                self.add(
+                    f"{program} -R", f"changes ownership or permissions recursively ({program} -R)"
+                )
+            files = options.operands if options.value("--reference") else options.operands[1:]
+            for target in files:
+                self.write(target, program)
+        elif program == "dd":
+            # One wrong `of=` overwrites a disk; an agent almost never needs dd.
+            self.add("dd", "copies raw data with dd, which can overwrite disks")
+            for arg in args:
+                if arg.text.startswith("of="):
+                    self.write(Word(arg.text[3:]), "dd of=")
+        elif program.startswith("mkfs") or program in _DISK_TOOLS:
+            # Formatting, partitioning and wiping erase whole disks.
+            self.add(program, f"can erase a disk or partition ({program})")
+        elif program in ("shutdown", "reboot", "halt", "poweroff") or (
+            program in ("init", "telinit") and [w.text for w in args[:1]] in (["0"], ["6"])
         ):
-            return True
-    return False
+            # Takes the machine (and Hestia with it) down.
+            self.add(program, f"shuts down or restarts the machine ({program})")
+        elif program == "systemctl":
+            self.systemctl(args)
+        elif program == "service" and len(args) >= 2 and args[1].text == "stop":
+            self.add("service stop", "stops a system service (service … stop)")
+        elif program == "kill":
+            # -1 means every process the user may signal; PID 1 is init (or the container).
+            if any(w.text in ("-1", "1") for w in args):
+                self.add("kill -1", "kills every process of the user, or init (kill -1 / kill 1)")
+        elif program in ("pkill", "killall", "killall5"):
+            # Matches by name: hits processes the agent did not start (other users' work).
+            self.add(program, f"kills processes by name, not only its own ({program})")
+        elif program == "crontab":
+            if "r" in _options(args, "u").flags:
+                self.add("crontab -r", "deletes the user's crontab (crontab -r)")
+        elif program == "find":
+            self.find(args, command, upstream)
+        elif program == "git":
+            self.git(args)
+        elif program == "gh":
+            operands = _options(args, "R", {"--repo"}).operands
+            if "delete" in [w.text for w in operands[:2]]:
+                # Deletes repositories, releases … on GitHub, beyond the workspace.
+                self.add("gh delete", "deletes something on GitHub (gh … delete)")
+        elif program in _PACKAGE_REMOVERS:
+            self.package_removal(program, args)
+        elif program in ("pip", "pip3", "pipx") or _INTERPRETER.fullmatch(program):
+            self.python_like(program, args, command, upstream)
+        elif program == "uv" and [w.text for w in args[:2]] == ["pip", "uninstall"]:
+            self.add("pip uninstall", "uninstalls Python packages (pip uninstall)")
+        elif program in ("npm", "pnpm", "yarn"):
+            options = _options(args)
+            removing = [w.text for w in options.operands[:1]] in (
+                ["uninstall"],
+                ["remove"],
+                ["rm"],
+                ["un"],
+                ["r"],
+            )
+            if removing and ("g" in options.flags or "--global" in options.flags):
+                self.add("npm uninstall -g", "removes globally installed packages")
+        elif program in ("docker", "podman"):
+            self.containers(program, args)
+        elif program in ("dropdb", "dropuser"):
+            # Deletes a whole PostgreSQL database (or role) at once.
+            self.add(program, f"deletes a database or database user ({program})")
+        elif program in ("iptables", "ip6tables", "nft"):
+            options = _options(args, "tAIDRN")
+            if (
+                options.flags & {"F", "X"}
+                or "--flush" in options.flags
+                or (program == "nft" and "flush" in [w.text for w in options.operands[:1]])
+            ):
+                self.add(f"{program} flush", "removes firewall rules")
+        elif program in _SAVES_TO:
+            # Downloads saved outside the workspace (`curl -o /usr/local/bin/x`).
+            takes, targets = _SAVES_TO[program]
+            for target in _options(args, takes, targets).value(*targets):
+                if target != "-":
+                    self.write(Word(target), program)
+        elif program == "sed":
+            options = _options(args, "efl", {"--expression", "--file", "--line-length"})
+            if "i" in options.flags or options.long("--in-place", 4):
+                scripted = options.value("e", "f", "--expression", "--file")
+                for target in options.operands if scripted else options.operands[1:]:
+                    self.write(target, "sed -i")
+        elif program in ("tar", "unzip"):
+            self.archive(program, args)
+
+    # -- rule helpers --------------------------------------------------------------------------
+
+    def rm(self, args: list[Word]) -> None:
+        """`rm -r` in any spelling, and `rm` of paths outside the workspace."""
+        options = _options(args)
+        if options.flags & {"r", "R"} or options.long("--recursive", 3):
+            # Deletes whole trees in one go; nothing to undo.
+            self.add("rm -r", "deletes files and folders recursively (rm -r)")
+            if any(w.leading_dynamic and not _HOME.match(w.text) for w in options.operands):
+                # `rm -rf "$DIR"` with DIR empty or wrong is the classic disaster.
+                self.add("rm -r $var", "deletes recursively a path only known when it runs")
+        for target in options.operands:
+            self.write(target, "rm")
+
+    def shell(
+        self, program: str, args: list[Word], command: Command, upstream: list[Command]
+    ) -> None:
+        """Check the code a shell runs: `-c TEXT`, a here-doc, or echoed text piped in."""
+        options = _options(args, "oO", stop=True)
+        if "c" in options.flags:
+            if options.rest:
+                self.text(options.rest[0].text)
+            return
+        if options.rest and options.rest[0].text != "-" and "s" not in options.flags:
+            return  # runs a script file: its content is not checked
+        for redirect in command.redirects:
+            if redirect.body is not None and redirect.op in ("<<", "<<-", "<<<"):
+                self.text(redirect.body)  # a here-doc or here-string is the script
+        for stage in upstream[-1:]:
+            # `echo 'rm -rf x' | sh`: the echoed text is the script.
+            if stage.words and stage.words[0].text in ("echo", "printf"):
+                printed = " ".join(w.text for w in _options(stage.words[1:], stop=True).rest)
+                self.text(_ansi_c(printed) if stage.words[0].text == "printf" else printed)
+
+    def download_executed(
+        self, program: str, args: list[Word], command: Command, upstream: list[Command]
+    ) -> None:
+        """`curl … | sh`, `bash <(curl …)`, `eval "$(curl …)"`, `python3 <<< "$(wget …)"`."""
+        executes = program in _SHELLS or program in ("eval", "source", ".")
+        if not (executes or _INTERPRETER.fullmatch(program)):
+            return
+        downloader = None
+        if _reads_program_from_stdin(program, args):
+            # From a pipe (`curl … | sh`) or a redirect (`sh < <(curl …)`).
+            feeds = [*upstream, *(Command([r.target]) for r in command.redirects if r.op == "<")]
+            downloader = next((d for feed in feeds if (d := _downloader(feed)) is not None), None)
+        if downloader is None:
+            words = [*args, *(r.target for r in command.redirects if r.op == "<<<" and r.target)]
+            downloader = next(
+                (d for w in words for s in w.subs if (d := _script_downloader(s)) is not None),
+                None,
+            )
+        if downloader is not None:
+            # Runs whatever the server sends, unseen: the classic supply-chain foot-gun.
+            self.add(
+                f"{downloader} | {program}",
+                f"runs a script downloaded from the internet ({downloader} | {program})",
+            )
+
+    def python_like(
+        self, program: str, args: list[Word], command: Command, upstream: list[Command]
+    ) -> None:
+        """`pip uninstall`, also as `python -m pip uninstall`."""
+        if program in ("pip", "pip3", "pipx"):
+            operands = _options(args).operands
+        else:
+            options = _options(args, "cmWXQ", stop=True)
+            if options.value("m") not in (["pip"], ["pip3"]):
+                return
+            operands = _options(options.rest).operands
+        if [w.text for w in operands[:1]] == ["uninstall"]:
+            # Removing packages from the user's environment can break other projects.
+            self.add("pip uninstall", "uninstalls Python packages (pip uninstall)")
+
+    def systemctl(self, args: list[Word]) -> None:
+        """Stopping services or the machine."""
+        operands = _options(args, "tpHMsn", {"--type", "--property", "--host", "--signal"}).operands
+        verb = operands[0].text if operands else ""
+        if verb in ("poweroff", "reboot", "halt", "kexec", "suspend", "hibernate"):
+            self.add(f"systemctl {verb}", f"shuts down or restarts the machine (systemctl {verb})")
+        elif verb in ("stop", "disable", "mask", "kill", "isolate"):
+            # Stopping or disabling services can take down what the user (or Hestia) relies on.
+            self.add(f"systemctl {verb}", f"stops or disables system services (systemctl {verb})")
+
+    def find(self, args: list[Word], command: Command, upstream: list[Command]) -> None:
+        """`find -delete`, `find -exec rm`, and whatever else `-exec` runs."""
+        texts = [w.text for w in args]
+        if "-delete" in texts:
+            # Deletes everything the expression matches; one wrong test and it is all gone.
+            self.add("find -delete", "deletes every file a search finds (find -delete)")
+        for i, text in enumerate(texts):
+            if text not in ("-exec", "-execdir", "-ok", "-okdir"):
+                continue
+            end = next((j for j in range(i + 1, len(texts)) if texts[j] in (";", "+")), len(texts))
+            inner = args[i + 1 : end]
+            if not inner:
+                continue
+            label = self.simple(inner, Command(inner), [])
+            if posixpath.basename(inner[0].text) in ("rm", "shred", "unlink", "rmdir"):
+                self.add("find -delete", "deletes every file a search finds (find -exec rm)")
+            elif label and label not in self.programs:
+                self.programs.append(label)  # `find -exec python …` is labelled python too
+
+    def git(self, args: list[Word]) -> None:
+        """git commands that lose work: remote history, uncommitted changes, branches."""
+        top = _options(
+            args, "Cc", {"--git-dir", "--work-tree", "--namespace", "--config-env"}, stop=True
+        )
+        if not top.rest:
+            return
+        sub, rest = top.rest[0].text, top.rest[1:]
+        options = _options(rest, "oebBc", {"--repo", "--receive-pack", "--exec", "--push-option"})
+        flags, operands = options.flags, [w.text for w in options.operands]
+        if sub == "push":
+            if (
+                "f" in flags
+                or flags & {"--force", "--force-with-lease", "--mirror"}
+                or any(o.startswith("+") for o in operands)
+            ):
+                # Overwrites the remote's history: other people's commits can vanish.
+                self.add("git push --force", "rewrites history on a remote (git push --force)")
+            if (
+                "d" in flags
+                or flags & {"--delete", "--prune"}
+                or any(o.startswith(":") and len(o) > 1 for o in operands)
+            ):
+                self.add("git push --delete", "deletes branches or tags on a remote")
+        elif sub == "reset" and "--hard" in flags:
+            # Uncommitted work is not in any commit: it is gone for good.
+            self.add("git reset --hard", "throws away uncommitted changes (git reset --hard)")
+        elif (
+            sub == "clean"
+            and ("f" in flags or "--force" in flags)
+            and not ("n" in flags or "--dry-run" in flags)
+        ):
+            # Untracked files were never committed: deleting them cannot be undone.
+            self.add("git clean -f", "deletes untracked files (git clean -f)")
+        elif sub == "checkout" and (
+            "f" in flags or "--force" in flags or "--" in [w.text for w in rest] or "." in operands
+        ):
+            self.add("git checkout --", "discards uncommitted changes to files (git checkout --)")
+        elif sub == "restore" and not (
+            flags & {"S", "--staged"} and not flags & {"W", "--worktree"}
+        ):
+            self.add("git restore", "discards uncommitted changes to files (git restore)")
+        elif sub == "switch" and flags & {"f", "--force", "--discard-changes"}:
+            self.add("git switch --discard-changes", "discards uncommitted changes (git switch -f)")
+        elif sub == "stash" and operands[:1] in (["drop"], ["clear"]):
+            self.add("git stash drop", "deletes stashed changes (git stash drop/clear)")
+        elif sub == "branch" and (
+            "D" in flags or ({"d", "--delete"} & flags and {"f", "--force"} & flags)
+        ):
+            self.add("git branch -D", "deletes a branch even if it is not merged (git branch -D)")
+        elif sub in ("filter-branch", "filter-repo"):
+            self.add(f"git {sub}", f"rewrites the repository's whole history (git {sub})")
+
+    def package_removal(self, program: str, args: list[Word]) -> None:
+        """`apt remove`, `dnf erase`, `pacman -R`, `brew uninstall` …"""
+        options = _options(args, "ocC")
+        if program == "pacman":
+            verb, removing = "-R", "R" in options.flags or "--remove" in options.flags
+        else:
+            verb = options.operands[0].text if options.operands else ""
+            removing = verb in _PACKAGE_REMOVERS[program]
+        if removing:
+            # Removing system packages can break the machine and other users' programs.
+            self.add(f"{program} remove", f"removes installed packages ({program} {verb})")
+
+    def containers(self, program: str, args: list[Word]) -> None:
+        """Container commands that delete volumes and other state."""
+        operands = [
+            w.text for w in _options(args, "fHcl", {"--file", "--host", "--context"}).operands
+        ]
+        head = " ".join(operands[:2])
+        if head in ("system prune", "volume rm", "volume prune") or (
+            operands[:2] == ["compose", "down"] and {"-v", "--volumes"} & {w.text for w in args}
+        ):
+            # Volumes hold databases and other state that exists nowhere else.
+            self.add(f"{program} {head}", f"deletes containers' data ({program} {head})")
+
+    def archive(self, program: str, args: list[Word]) -> None:
+        """Archives unpacked outside the workspace (`tar -x -C /opt`, `unzip -d /`)."""
+        if program == "unzip":
+            for target in _options(args, "dxP").value("d"):
+                self.write(Word(target), "unzip -d")
+            return
+        if args and not args[0].text.startswith("-") and args[0].text.isalpha():
+            args = [Word("-" + args[0].text), *args[1:]]  # old style: `tar xzf a.tgz`
+        options = _options(args, "CfbFgHIKLNTVX", {"--directory", "--file"})
+        if "x" in options.flags or options.flags & {"--extract", "--get"}:
+            for target in options.value("C", "--directory"):
+                self.write(Word(target), "tar -C")
 
 
-def _classify_git(args: list[str]) -> Danger | None:
-    sub = next((a for a in args if not a.startswith("-")), "")
-    rest = args[args.index(sub) + 1 :] if sub else []
-    flags = _flags(rest)
-    if sub == "push" and (
-        {"f"} & flags
-        or {"--force", "--force-with-lease", "--mirror", "--delete"} & flags
-        or any(a.startswith("+") for a in rest)
-    ):
-        return Danger("git push --force", "rewrites history on a remote (git push --force)")
-    if sub == "reset" and "--hard" in flags:
-        return Danger("git reset --hard", "throws away uncommitted work (git reset --hard)")
-    if sub == "clean" and "f" in flags:
-        return Danger("git clean -f", "deletes untracked files (git clean -f)")
-    if sub == "checkout" and ("--" in rest or "." in rest) or sub == "restore" and rest:
-        return None  # discards edits of tracked files only; recoverable enough to not ask
+# downloader → (short options taking a value, options naming a file or folder it writes)
+_SAVES_TO: dict[str, tuple[str, tuple[str, ...]]] = {
+    "curl": (
+        "oHdXuAeErTwxyzKbcCmD",
+        ("o", "c", "D", "--output", "--output-dir", "--cookie-jar", "--dump-header"),
+    ),
+    "wget": (
+        "OPoaeUtTwiBlARDXIQ",
+        ("O", "P", "o", "a", "--output-document", "--directory-prefix", "--output-file")
+        + ("--append-output",),
+    ),
+}
+_DISK_TOOLS = {"mke2fs", "fdisk", "sfdisk", "cfdisk", "gdisk", "sgdisk", "parted", "wipefs"}
+_DISK_TOOLS |= {"mkswap", "blkdiscard"}
+_PACKAGE_REMOVERS: dict[str, set[str]] = {
+    "apt": {"remove", "purge", "autoremove", "autopurge"},
+    "apt-get": {"remove", "purge", "autoremove", "autopurge"},
+    "aptitude": {"remove", "purge"},
+    "dnf": {"remove", "erase", "autoremove"},
+    "yum": {"remove", "erase", "autoremove"},
+    "microdnf": {"remove"},
+    "zypper": {"remove", "rm"},
+    "apk": {"del"},
+    "pacman": set(),
+    "brew": {"uninstall", "remove", "rm"},
+    "snap": {"remove"},
+    "flatpak": {"uninstall"},
+    "conda": {"remove", "uninstall"},
+    "mamba": {"remove", "uninstall"},
+    "gem": {"uninstall"},
+}
+
+
+def _strip_reserved(words: list[Word]) -> list[Word]:
+    """Drop `if`, `then`, `do`, `!`, `{` … in front of a command; a loop header runs nothing."""
+    while words and not words[0].quoted and words[0].text in _RESERVED_PREFIXES:
+        words = words[1:]
+    if words and not words[0].quoted and words[0].text in _HEADERS:
+        return []
+    return words
+
+
+def _label(program: str, args: list[Word]) -> str:
+    """How a harmless command is named in approval keys."""
+    if program in _SUBCOMMANDS:
+        operands = _options(args, "Cc", stop=True).rest
+        if operands and not operands[0].dynamic:
+            return f"{program} {operands[0].text}"
+    return program
+
+
+def _program(command: Command) -> str | None:
+    """The program a command runs, looking through assignments and wrappers (roughly)."""
+    for word in command.words:
+        text = word.text
+        if _ASSIGNMENT.match(text) or text.startswith("-") or text.isdigit():
+            continue
+        name = posixpath.basename(text)
+        if name in _WRAPPERS or name in _AS_ROOT:
+            continue
+        return name
     return None
 
 
-def _writes_outside(program: str, args: list[str], root: Path | None) -> str | None:
-    """A path this command writes that lies outside the workspace, if any."""
-    targets: list[str] = []
-    for i, word in enumerate(args):
-        if word in (">", ">>", ">|") and i + 1 < len(args):
-            targets.append(args[i + 1])
-    operands = [a for a in args if not a.startswith("-") and a not in (">", ">>", ">|")]
-    if program in _COPIERS:
-        targets.extend(operands[-1:])  # sources are only read
-    elif program in _WRITERS:
-        targets.extend(operands)
-    for target in targets:
-        if target.startswith("~") or ".." in Path(target).parts:
-            return target
-        if target.startswith("/") and not target.startswith("/dev/null"):
-            if root is None:
-                return target
-            try:
-                Path(os.path.realpath(target)).relative_to(root)
-            except ValueError:
-                return target
-    return None
+def _downloader(command: Command) -> str | None:
+    """The downloader this pipeline stage runs (itself or in a substitution), if any."""
+    program = _program(command)
+    if program in _DOWNLOADERS:
+        return program
+    return next(
+        (d for w in command.words for s in w.subs if (d := _script_downloader(s)) is not None),
+        None,
+    )
+
+
+def _script_downloader(script: Script) -> str | None:
+    """The first downloader a (substituted) script runs, if any."""
+    return next(
+        (d for pipeline in script for c in pipeline if (d := _downloader(c)) is not None), None
+    )
+
+
+def _reads_program_from_stdin(program: str, args: list[Word]) -> bool:
+    """Whether `program` (a shell or an interpreter) runs the code it reads on stdin."""
+    if program in ("eval", "source", "."):
+        return [w.text for w in args[:1]] in (["/dev/stdin"], ["-"])
+    if program in _SHELLS:
+        options = _options(args, "oO", stop=True)
+        if "c" in options.flags:
+            return False
+        return "s" in options.flags or not options.rest or options.rest[0].text == "-"
+    options = _options(args, "cmeEWXIr", {"--eval", "--require"}, stop=True)
+    if options.flags & {"c", "m", "e", "E", "r", "--eval"}:
+        return False
+    return not options.rest or options.rest[0].text == "-"
+
+
+def _analyze(command: str, root: Path | None) -> _Analysis:
+    """Parse and check `command`; an unparsable one is a danger of its own."""
+    analysis = _Analysis(root)
+    if _FORK_BOMB.search(command):
+        # A function that pipes itself into itself in the background: exhausts the machine.
+        analysis.add("fork bomb", "is a fork bomb")
+    try:
+        script = parse(command)
+    except ParseError:
+        analysis.add(
+            f"unparsable: {command}",
+            "could not be parsed safely (unbalanced quotes or brackets), so it was not checked",
+        )
+        return analysis
+    analysis.script(script)
+    return analysis

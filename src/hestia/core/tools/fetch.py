@@ -1,105 +1,256 @@
-"""`fetch_url`: download a web page (size- and time-capped) and turn HTML into readable text."""
+"""`fetch_url`: download a web page (size- and time-capped) and turn HTML into readable text.
+
+HTML goes through a compact converter on the standard library's `HTMLParser` rather than a
+dependency: the well-known converter (html2text) is GPL, and the job here is small — drop
+scripts, styles and navigation, keep headings, paragraphs, lists, tables, code and links.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import re
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 import httpx
 
 from .base import ToolContext, ToolResult
+from .files import looks_binary
 from .output import truncate
 
 TIMEOUT = 20.0
+MAX_REDIRECTS = 5
 MAX_BYTES = 2 * 1024 * 1024
 MAX_TEXT = 40_000
-SKIP = {"script", "style", "noscript", "template", "svg", "head", "nav", "footer", "iframe"}
-BLOCKS = {
-    "p",
+USER_AGENT = "Hestia/1 (fetch_url)"
+
+# Elements whose whole content is dropped: code, styling and page chrome, not the text.
+_SKIP = {
+    "title",  # shown once, as the first heading
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "canvas",
+    "iframe",
+    "object",
+    "head",
+    "nav",
+    "footer",
+    "button",
+    "select",
+    "dialog",
+}
+# Elements that start a paragraph (a blank line around them).
+_PARAGRAPHS = {"p", "blockquote", "table", "pre", "figure", "dl", "address", "details"}
+# Elements that start a new line.
+_LINES = {
     "div",
     "section",
     "article",
     "main",
-    "br",
-    "tr",
-    "table",
-    "ul",
-    "ol",
-    "pre",
-    "blockquote",
     "header",
     "aside",
     "form",
+    "fieldset",
+    "tr",
+    "dt",
+    "dd",
+    "figcaption",
+    "summary",
+    "caption",
     "li",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
+    "ul",
+    "ol",
 }
+# What may stand in <head>; anything else means the head ended without `</head>`.
+_HEAD_CONTENT = {"title", "meta", "link", "style", "script", "base", "noscript", "template"}
+_TEXT_TYPES = {
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/ecmascript",
+    "application/xhtml+xml",
+    "application/x-yaml",
+    "application/yaml",
+    "application/toml",
+    "application/x-sh",
+    "application/sql",
+    "application/graphql",
+    "application/x-ndjson",
+}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 
 
-class _TextExtractor(HTMLParser):
-    """HTML → plain text: headings as `#`, list items as `-`, links as `text (url)`."""
+class _HtmlToText(HTMLParser):
+    """HTML → text: `#` headings, `-`/`1.` list items, `|` table cells, ``` code blocks,
+    and links as `text (url)` with relative URLs made absolute."""
 
-    def __init__(self) -> None:
+    def __init__(self, base_url: str) -> None:
         super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skipping = 0
-        self.href: str | None = None
+        self.base_url = base_url
         self.title = ""
+        self._out: list[str] = []
+        self._skipping: list[str] = []
         self._in_title = False
+        self._pre = 0
+        self._lists: list[list[Any]] = []  # [tag, next number]
+        self._first_cell = True
+        self._link: tuple[str | None, int] | None = None
+
+    # -- output helpers ------------------------------------------------------------------------
+
+    def _tail(self) -> str:
+        return "".join(self._out[-4:])
+
+    def _break(self, newlines: int) -> None:
+        """End the current line (and leave `newlines - 1` blank lines) unless already done."""
+        have = len(self._tail()) - len(self._tail().rstrip("\n"))
+        if self._out and have < newlines:
+            self._out.append("\n" * (newlines - have))
+
+    def _at_line_start(self) -> bool:
+        return not self._out or self._tail().endswith("\n")
+
+    # -- parser callbacks ----------------------------------------------------------------------
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
+        if tag == "title" and "svg" not in self._skipping:
             self._in_title = True
-        if tag in SKIP:
-            self.skipping += 1
-        elif tag in BLOCKS:
-            self.out.append("\n")
-            if tag[0] == "h" and tag[1:].isdigit():
-                self.out.append("#" * int(tag[1:]) + " ")
-            elif tag == "li":
-                self.out.append("- ")
+        if self._skipping == ["head"] and (tag == "body" or tag not in _HEAD_CONTENT):
+            self._skipping.clear()  # `</head>` may be left out: the body has begun
+        if self._skipping:
+            if tag == self._skipping[-1] or tag in _SKIP:
+                self._skipping.append(tag)
+            return
+        if tag in _SKIP:
+            self._skipping.append(tag)
+            return
+        attributes = dict(attrs)
+        if tag == "base" and attributes.get("href"):
+            self.base_url = urljoin(self.base_url, attributes["href"] or "")
+        elif tag[0] == "h" and tag[1:].isdigit() and 1 <= int(tag[1:]) <= 6:
+            self._break(2)
+            self._out.append("#" * int(tag[1:]) + " ")
+        elif tag == "pre":
+            self._break(2)
+            self._out.append("```\n")
+            self._pre += 1
+        elif tag == "code" and not self._pre:
+            self._out.append("`")
+        elif tag == "br":
+            self._out.append("\n")
+        elif tag == "hr":
+            self._break(2)
+            self._out.append("---\n")
+        elif tag in ("ul", "ol"):
+            self._break(1 if self._lists else 2)
+            self._lists.append([tag, 1])
+        elif tag == "li":
+            self._break(1)
+            indent = "  " * max(len(self._lists) - 1, 0)
+            if self._lists and self._lists[-1][0] == "ol":
+                self._out.append(f"{indent}{self._lists[-1][1]}. ")
+                self._lists[-1][1] += 1
+            else:
+                self._out.append(f"{indent}- ")
+        elif tag == "tr":
+            self._break(1)
+            self._first_cell = True
+        elif tag in ("td", "th"):
+            if not self._first_cell:
+                self._out.append(" | ")
+            self._first_cell = False
         elif tag == "a":
-            self.href = dict(attrs).get("href")
+            self._link = (attributes.get("href"), len(self._out))
+        elif tag in _PARAGRAPHS:
+            self._break(2)
+        elif tag in _LINES:
+            self._break(1)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <br/>, <hr/>, <img/>: no content and no end tag to wait for.
+        self.handle_starttag(tag, attrs)
+        if tag in ("a", "code", "title") or tag in _SKIP:
+            self.handle_endtag(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
-        if tag in SKIP:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in BLOCKS:
-            self.out.append("\n")
-        elif tag == "a" and self.href:
-            if self.href.startswith(("http://", "https://")):
-                self.out.append(f" ({self.href})")
-            self.href = None
+        if self._skipping:
+            if tag == self._skipping[-1]:
+                self._skipping.pop()
+            return
+        if tag[0] == "h" and tag[1:].isdigit():
+            self._break(2)
+        elif tag == "pre" and self._pre:
+            self._pre -= 1
+            self._break(1)
+            self._out.append("```\n\n")
+        elif tag == "code" and not self._pre:
+            self._out.append("`")
+        elif tag in ("ul", "ol") and self._lists:
+            self._lists.pop()
+            self._break(1 if self._lists else 2)
+        elif tag == "a" and self._link is not None:
+            self._end_link()
+        elif tag in _PARAGRAPHS:
+            self._break(2)
+        elif tag in _LINES:
+            self._break(1)
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title += data
-        if not self.skipping:
-            self.out.append(data)
+        if self._skipping:
+            return
+        if self._pre:
+            self._out.append(data)
+            return
+        text = re.sub(r"\s+", " ", data)
+        if self._at_line_start():
+            text = text.lstrip()
+        if text:
+            self._out.append(text)
+
+    def _end_link(self) -> None:
+        assert self._link is not None
+        href, start = self._link
+        self._link = None
+        if not href or href.startswith(("#", "javascript:")):
+            return
+        url = urljoin(self.base_url, href.strip())
+        if urlparse(url).scheme not in ("http", "https", "mailto"):
+            return
+        label = "".join(self._out[start:]).strip()
+        if label and label != url:
+            self._out.append(f" ({url})")
 
     def text(self) -> str:
-        joined = "".join(self.out)
-        joined = re.sub(r"[ \t\r\f\v]+", " ", joined)
-        joined = re.sub(r" *\n *", "\n", joined)
-        return re.sub(r"\n{3,}", "\n\n", joined).strip()
+        lines: list[str] = []
+        fenced = False
+        for line in "".join(self._out).split("\n"):
+            if line.startswith("```"):
+                fenced = not fenced
+            if not fenced:
+                line = re.sub(r"(?<=\S) {2,}", " ", line).rstrip()  # keep list indents
+            lines.append(line)
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def html_to_text(html: str) -> str:
+def html_to_text(html: str, base_url: str = "") -> str:
     """Readable text of an HTML page, its title first."""
-    parser = _TextExtractor()
+    parser = _HtmlToText(base_url)
     parser.feed(html)
     parser.close()
     body = parser.text()
-    title = parser.title.strip()
-    return f"# {title}\n\n{body}" if title and not body.startswith(f"# {title}") else body
+    title = re.sub(r"\s+", " ", parser.title).strip()
+    if title and not body.startswith(f"# {title}"):
+        return f"# {title}\n\n{body}".rstrip()
+    return body
 
 
 class FetchUrlTool:
@@ -107,8 +258,12 @@ class FetchUrlTool:
 
     name = "fetch_url"
     description = (
-        "Fetch an http(s) URL and return its content as text; HTML pages are converted to "
-        "readable text. Pages over 2 MB or slower than 20 seconds fail."
+        "Fetch an http:// or https:// URL and return its content as text. HTML pages are "
+        "converted to readable text (headings as #, list items as -, links as `text (url)`); "
+        "JSON, XML and other text come back as they are. Binary content (images, PDFs, "
+        "archives) is refused; download it with the shell instead. Redirects are followed (up "
+        "to 5); pages over 2 MB or slower than 20 seconds fail; text over 40,000 characters is "
+        "shortened in the middle."
     )
     parameters: dict[str, Any] = {
         "type": "object",
@@ -118,48 +273,93 @@ class FetchUrlTool:
     }
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        """Download and convert."""
-        url = args["url"].strip()
-        if urlparse(url).scheme not in ("http", "https"):
-            return ToolResult("Only http:// and https:// URLs can be fetched.", is_error=True)
+        """Download (streamed, capped) and convert."""
+        url = str(args.get("url", "")).strip()
+        parsed = urlparse(url)
+        if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
+            return ToolResult(
+                "Only http:// and https:// URLs with a host name can be fetched.", True
+            )
         try:
-            async with (
-                httpx.AsyncClient(follow_redirects=True, max_redirects=5, timeout=TIMEOUT) as http,
-                http.stream("GET", url, headers={"User-Agent": "Hestia/1 (fetch_url)"}) as resp,
-            ):
-                body = bytearray()
-                async for chunk in resp.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BYTES:
-                        return ToolResult(f"{url} is larger than 2 MB; not fetched.", True)
-                status = resp.status_code
-                kind = resp.headers.get("content-type", "").split(";")[0].strip().lower()
-                encoding = resp.encoding or "utf-8"
-        except httpx.TooManyRedirects:
-            return ToolResult(f"{url} redirects too many times.", is_error=True)
-        except httpx.TimeoutException:
+            async with asyncio.timeout(TIMEOUT):
+                fetched = await _download(url)
+        except TimeoutError:
             return ToolResult(f"{url} did not answer within {TIMEOUT:g} seconds.", is_error=True)
-        except httpx.HTTPError as exc:
+        except httpx.TooManyRedirects:
+            return ToolResult(f"{url} redirects more than {MAX_REDIRECTS} times.", True)
+        except httpx.UnsupportedProtocol as exc:
             return ToolResult(f"Could not fetch {url}: {exc}.", is_error=True)
-        if kind and not (
-            kind.startswith("text/")
-            or kind in _TEXT_TYPES
-            or kind.endswith("+json")
-            or kind.endswith("+xml")
-        ):
-            return ToolResult(f"{url} is {kind}, not text.", is_error=True)
-        text = bytes(body).decode(encoding, errors="replace")
-        if kind in ("text/html", "application/xhtml+xml") or (not kind and "<html" in text[:500]):
-            text = html_to_text(text)
-        header = f"[{status} {url}]\n" if status >= 400 else ""
-        return ToolResult(header + truncate(text, MAX_TEXT), is_error=status >= 400)
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            detail = str(exc) or type(exc).__name__
+            return ToolResult(f"Could not fetch {url}: {detail}.", is_error=True)
+        if isinstance(fetched, ToolResult):
+            return fetched
+        return _render(url, *fetched)
 
 
-_TEXT_TYPES = {
-    "application/json",
-    "application/xml",
-    "application/javascript",
-    "application/xhtml+xml",
-    "application/x-yaml",
-    "application/yaml",
-}
+async def _download(url: str) -> ToolResult | tuple[httpx.Response, bytes]:
+    """The response and its body, or an error result when it is too large."""
+    async with (
+        httpx.AsyncClient(
+            follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=TIMEOUT
+        ) as http,
+        http.stream(
+            "GET", url, headers={"User-Agent": USER_AGENT, "Accept": "text/html, text/*;q=0.9"}
+        ) as response,
+    ):
+        too_large = ToolResult(f"{url} is larger than 2 MB; it was not fetched.", True)
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BYTES:
+            return too_large
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_BYTES:
+                return too_large
+        return response, bytes(body)
+
+
+def _render(url: str, response: httpx.Response, body: bytes) -> ToolResult:
+    """The body as text for the model, or an error result for binary content."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_text = (
+        kind.startswith("text/")
+        or kind in _TEXT_TYPES
+        or kind.endswith(("+json", "+xml"))
+        or (not kind and not looks_binary(body[:8192]))
+    )
+    if not is_text:
+        return ToolResult(
+            f"{url} is {kind or 'binary data'}, not text; fetch_url only returns text "
+            "(download it with the shell to work with it).",
+            is_error=True,
+        )
+    text = body.decode(_charset(response, body), errors="replace")
+    final = str(response.url)
+    if kind in ("text/html", "application/xhtml+xml") or (
+        not kind and "<html" in text[:1000].lower()
+    ):
+        text = html_to_text(text, final)
+    text = truncate(text, MAX_TEXT)
+    notes = []
+    if response.status_code >= 400:
+        notes.append(f"[HTTP {response.status_code} {response.reason_phrase}]".replace(" ]", "]"))
+    if final != url:
+        notes.append(f"[redirected to {final}]")
+    output = "\n".join([*notes, text]) if notes else text
+    return ToolResult(output or "(empty response)", is_error=response.status_code >= 400)
+
+
+def _charset(response: httpx.Response, body: bytes) -> str:
+    """The declared charset (header, then an HTML <meta>), if Python knows it; else UTF-8."""
+    candidates = [response.charset_encoding]
+    match = _META_CHARSET.search(body[:2048])
+    if match:
+        candidates.append(match.group(1).decode("ascii", errors="ignore"))
+    for name in candidates:
+        if name:
+            try:
+                return codecs.lookup(name).name
+            except LookupError:
+                continue
+    return "utf-8"

@@ -1,4 +1,10 @@
-"""The built-in tools by name, their specs for the model, and the one safe way to run a call."""
+"""The built-in tools by name, their specs for the model, and the one safe way to run a call.
+
+`run_tool` never raises for anything the model wrote or a tool ran into: bad JSON, an unknown
+tool, arguments that break the schema, a path outside the workspace, a failing disk — each
+comes back as a `ToolResult` with `is_error=True` and a sentence the model can act on. Only
+cancellation propagates (the run is being stopped).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +33,15 @@ BUILTIN_TOOLS: dict[str, Tool] = {
         FetchUrlTool(),
     )
 }
-_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int, "object": dict}
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+}
+_ARTICLES = {"integer": "an integer", "object": "an object", "array": "an array"}
 
 
 def tool_specs() -> list[ToolSpec]:
@@ -35,17 +49,19 @@ def tool_specs() -> list[ToolSpec]:
     return [ToolSpec(t.name, t.description, t.parameters) for t in BUILTIN_TOOLS.values()]
 
 
-async def run_tool(name: str, arguments: str, ctx: ToolContext) -> ToolResult:
+async def run_tool(name: str, arguments_json: str, ctx: ToolContext) -> ToolResult:
     """Parse the model's arguments and run the tool; every failure is an error result."""
     tool = BUILTIN_TOOLS.get(name)
     if tool is None:
         known = ", ".join(BUILTIN_TOOLS)
-        return ToolResult(f"There is no tool named {name!r}. Tools: {known}.", is_error=True)
+        return ToolResult(f"There is no tool named {name!r}. The tools are: {known}.", True)
     try:
-        args = json.loads(arguments or "{}")
-    except ValueError:
-        return ToolResult(f"The arguments for {name} are not valid JSON.", is_error=True)
-    problem = check_arguments(tool.parameters, args)
+        args = json.loads(arguments_json) if arguments_json and arguments_json.strip() else {}
+    except (ValueError, RecursionError) as exc:
+        return ToolResult(
+            f"The arguments for {name} are not valid JSON ({exc}); send one JSON object.", True
+        )
+    args, problem = check_arguments(tool.parameters, args)
     if problem is not None:
         return ToolResult(f"Bad arguments for {name}: {problem}", is_error=True)
     try:
@@ -53,31 +69,46 @@ async def run_tool(name: str, arguments: str, ctx: ToolContext) -> ToolResult:
     except HestiaError as exc:
         return ToolResult(exc.message, is_error=True)
     except OSError as exc:
-        return ToolResult(f"{name} failed: {exc.strerror or exc}.", is_error=True)
-    except Exception as exc:  # a tool bug must not end the run
+        where = f" ({exc.filename})" if exc.filename else ""
+        return ToolResult(f"{name} failed: {exc.strerror or exc}{where}.", is_error=True)
+    except Exception as exc:  # a bug in a tool must not end the run
         log.exception("tool %s failed", name)
         return ToolResult(f"{name} failed unexpectedly: {type(exc).__name__}: {exc}", True)
 
 
-def check_arguments(schema: dict[str, Any], args: Any) -> str | None:
-    """A sentence saying how `args` breaks the (flat) JSON schema, or None."""
+def check_arguments(schema: dict[str, Any], args: Any) -> tuple[dict[str, Any], str | None]:
+    """The arguments, lightly normalised, and a sentence saying how they break the schema.
+
+    Handles the flat schemas of the built-in tools: required keys, no unknown keys, types and
+    integer bounds. `null` for an optional argument means "not given", and a whole-number
+    float such as `30.0` counts as an integer: models write both.
+    """
     if not isinstance(args, dict):
-        return "they must be a JSON object."
-    properties = schema.get("properties", {})
-    missing = [key for key in schema.get("required", []) if key not in args]
+        return {}, f"the arguments must be a JSON object, not {type(args).__name__}."
+    properties: dict[str, Any] = schema.get("properties", {})
+    required: list[str] = schema.get("required", [])
+    args = {k: v for k, v in args.items() if not (v is None and k not in required)}
+    missing = [key for key in required if key not in args]
     if missing:
-        return f"missing {', '.join(missing)}."
+        return args, f"missing {', '.join(missing)} (required: {', '.join(required)})."
     unknown = [key for key in args if key not in properties]
-    if unknown:
-        return f"unknown {', '.join(unknown)}; expected {', '.join(properties)}."
-    for key, value in args.items():
-        expected = properties[key].get("type")
+    if unknown and schema.get("additionalProperties") is False:
+        expected = ", ".join(properties) or "no arguments"
+        return args, f"unknown {', '.join(unknown)}; the arguments are: {expected}."
+    for key, value in list(args.items()):
+        expected = properties.get(key, {}).get("type")
+        if expected == "integer" and isinstance(value, float) and value.is_integer():
+            value = args[key] = int(value)
         python_type = _TYPES.get(expected or "")
-        if python_type and (not isinstance(value, python_type) or isinstance(value, bool)):
-            return f"{key} must be a {expected}."
-        minimum, maximum = properties[key].get("minimum"), properties[key].get("maximum")
-        if isinstance(value, int) and (
-            (minimum is not None and value < minimum) or (maximum is not None and value > maximum)
-        ):
-            return f"{key} must be between {minimum} and {maximum}."
-    return None
+        wrong_bool = isinstance(value, bool) and expected != "boolean"
+        if python_type and (not isinstance(value, python_type) or wrong_bool):
+            return args, f"{key} must be {_ARTICLES.get(expected or '', f'a {expected}')}."
+        low, high = properties[key].get("minimum"), properties[key].get("maximum")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if (low is not None and value < low) or (high is not None and value > high):
+                if low is not None and high is not None:
+                    bounds = f"between {low} and {high}"
+                else:
+                    bounds = f"at least {low}" if high is None else f"at most {high}"
+                return args, f"{key} must be {bounds}."
+    return args, None

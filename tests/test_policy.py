@@ -6,14 +6,9 @@ import os
 
 import pytest
 
-from hestia.core.policy import (
-    ParseError,
-    approval_key,
-    dangerous_reason,
-    find_dangers,
-    needs_approval,
-    parse,
-)
+from hestia.core.dangers import dangerous_reason, find_dangers
+from hestia.core.policy import approval_key, needs_approval
+from hestia.core.shell_syntax import ParseError, parse
 from hestia.core.workspace import Workspace
 
 # (command, the rule key that must be among its dangers)

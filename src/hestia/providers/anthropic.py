@@ -21,6 +21,7 @@ from .base import (
     ToolCall,
     ToolSpec,
 )
+from .errors import Explainer
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 MAX_TOKENS = 8192
@@ -48,6 +49,13 @@ class AnthropicProvider:
             base_url=self.base_url,
             timeout=anthropic.Timeout(timeout, connect=min(timeout, 10.0)),
             max_retries=0,
+        )
+        self._explain = Explainer(
+            sdk=anthropic,
+            where=f"the Anthropic API at {self.base_url}",
+            timeout=timeout,
+            key_setting="ANTHROPIC_API_KEY",
+            url_setting="HESTIA_ANTHROPIC_BASE_URL",
         )
 
     async def aclose(self) -> None:
@@ -126,108 +134,6 @@ class AnthropicProvider:
         except Exception as exc:
             status.error = self._explain(exc, None).to_dict()
         return status
-
-    def _explain(self, exc: BaseException, model: str | None) -> ProviderError:
-        where = f"the Anthropic API at {self.base_url}"
-        if isinstance(exc, anthropic.APITimeoutError) or "Timeout" in type(exc).__name__:
-            return ProviderError(
-                f"No answer from {where} within {self.timeout:g} "
-                f"second{'' if self.timeout == 1 else 's'}.",
-                code="provider_timeout",
-            )
-        if isinstance(exc, anthropic.APIStatusError):
-            return _explain_status(exc, where, model)
-        if isinstance(exc, anthropic.APIConnectionError) and not _broke_mid_body(exc):
-            return ProviderError(
-                f"Could not connect to {where}. Is it reachable, and is "
-                "HESTIA_ANTHROPIC_BASE_URL right?",
-                code="provider_unreachable",
-            )
-        if isinstance(exc, anthropic.APIConnectionError) or _is_transport_error(exc):
-            return ProviderError(
-                f"The connection to {where} broke off in the middle of the answer.",
-                code="provider_stream_broken",
-            )
-        if isinstance(exc, ValueError | anthropic.APIResponseValidationError):
-            # A malformed SSE payload surfaces as json.JSONDecodeError (a ValueError).
-            return ProviderError(
-                f"{_cap(where)} sent a response Hestia could not read.",
-                code="provider_bad_response",
-            )
-        return ProviderError(
-            f"{_cap(where)} failed: {type(exc).__name__}: {exc}", code="provider_error"
-        )
-
-
-def _explain_status(exc: anthropic.APIStatusError, where: str, model: str | None) -> ProviderError:
-    detail, error_type = _provider_error(exc)
-    status = exc.status_code
-    # An error event inside a 200 stream carries its kind only in the body.
-    if status == 529 or error_type == "overloaded_error":
-        # Mid-stream the status is the stream's 200, which would only confuse.
-        return ProviderError(
-            f"{_cap(where)} is overloaded{' (529)' if status == 529 else ''}. "
-            "Wait a moment and retry.",
-            code="provider_rate_limited",
-        )
-    if status == 401 or error_type == "authentication_error":
-        return ProviderError(
-            f"{_cap(where)} rejected the API key (401). Check ANTHROPIC_API_KEY.",
-            code="provider_auth_failed",
-        )
-    if status == 403 or error_type == "permission_error":
-        return ProviderError(
-            f"{_cap(where)} refused access (403): {detail}", code="provider_forbidden"
-        )
-    if status == 404 or error_type == "not_found_error":
-        what = f"The model '{model}'" if model else "The models list"
-        return ProviderError(
-            f"{what} was not found at {where} (404). Pick another model in settings.",
-            code="model_not_found",
-        )
-    if status == 429 or error_type == "rate_limit_error":
-        return ProviderError(
-            f"{_cap(where)} is rate-limiting requests (429). Wait a moment and retry.",
-            code="provider_rate_limited",
-        )
-    if status >= 500 or error_type == "api_error":
-        return ProviderError(
-            f"{_cap(where)} had an internal error ({status}): {detail}",
-            code="provider_server_error",
-        )
-    return ProviderError(
-        f"{_cap(where)} refused the request ({status}): {detail}",
-        code="provider_bad_request",
-    )
-
-
-def _provider_error(exc: anthropic.APIStatusError) -> tuple[str, str | None]:
-    """The error's message and Anthropic error type (`{"type":"error","error":{...}}`)."""
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error") if isinstance(body.get("error"), dict) else body
-        message = error.get("message")
-        kind = error.get("type") if isinstance(error.get("type"), str) else None
-        if isinstance(message, str) and message:
-            return message[:300], kind
-        return exc.message[:300], kind
-    return exc.message[:300], None
-
-
-def _cap(text: str) -> str:
-    """`text` with its first letter upper-cased (`str.capitalize` would lower the rest: the URL)."""
-    return text[:1].upper() + text[1:]
-
-
-def _broke_mid_body(exc: BaseException) -> bool:
-    """Whether a connection error happened after the response began (vs. never connecting)."""
-    cause = exc.__cause__ or exc.__context__
-    return type(cause).__name__ in ("RemoteProtocolError", "ReadError")
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    # The SDK's HTTP client is httpx or its successor httpx2, depending on the SDK version.
-    return type(exc).__module__.split(".")[0] in ("httpx", "httpx2")
 
 
 def _start_block(block: Any) -> dict[str, Any]:

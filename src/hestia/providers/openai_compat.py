@@ -20,6 +20,7 @@ from .base import (
     ToolCall,
     ToolSpec,
 )
+from .errors import Explainer
 
 
 class OpenAICompatProvider:
@@ -36,6 +37,13 @@ class OpenAICompatProvider:
             api_key=api_key or "not-needed",
             timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
             max_retries=0,
+        )
+        self._explain = Explainer(
+            sdk=openai,
+            where=f"the model provider at {self.base_url}",
+            timeout=timeout,
+            key_setting="HESTIA_OPENAI_API_KEY",
+            url_setting="HESTIA_OPENAI_BASE_URL",
         )
 
     async def aclose(self) -> None:
@@ -115,117 +123,6 @@ class OpenAICompatProvider:
         except Exception as exc:
             status.error = self._explain(exc, None).to_dict()
         return status
-
-    def _explain(self, exc: BaseException, model: str | None) -> ProviderError:
-        where = f"the model provider at {self.base_url}"
-        if isinstance(exc, openai.APITimeoutError) or "Timeout" in type(exc).__name__:
-            return ProviderError(
-                f"No answer from {where} within {self.timeout:g} "
-                f"second{'' if self.timeout == 1 else 's'}.",
-                code="provider_timeout",
-            )
-        if isinstance(exc, openai.APIStatusError):
-            return _explain_status(exc, where, model)
-        if isinstance(exc, openai.APIConnectionError) and not _broke_mid_body(exc):
-            return ProviderError(
-                f"Could not connect to {where}. Is it running, and is "
-                "HESTIA_OPENAI_BASE_URL right?",
-                code="provider_unreachable",
-            )
-        if isinstance(exc, openai.APIConnectionError) or _is_transport_error(exc):
-            return ProviderError(
-                f"The connection to {where} broke off in the middle of the answer.",
-                code="provider_stream_broken",
-            )
-        if isinstance(exc, openai.APIError) and not isinstance(
-            exc, openai.APIResponseValidationError
-        ):
-            # An error sent inside the 200 stream (`data: {"error": ...}`), e.g. by OpenRouter.
-            return _explain_stream_error(exc, where)
-        if isinstance(exc, ValueError | openai.APIResponseValidationError):
-            # The SDK lets json.JSONDecodeError (a ValueError) through for a malformed chunk.
-            return ProviderError(
-                f"{_cap(where)} sent a response Hestia could not read.",
-                code="provider_bad_response",
-            )
-        return ProviderError(
-            f"{_cap(where)} failed: {type(exc).__name__}: {exc}", code="provider_error"
-        )
-
-
-def _explain_status(exc: openai.APIStatusError, where: str, model: str | None) -> ProviderError:
-    detail = _provider_message(exc)
-    status = exc.status_code
-    if status == 401:
-        return ProviderError(
-            f"{_cap(where)} rejected the API key (401). Check HESTIA_OPENAI_API_KEY.",
-            code="provider_auth_failed",
-        )
-    if status == 403:
-        return ProviderError(
-            f"{_cap(where)} refused access (403): {detail}", code="provider_forbidden"
-        )
-    if status == 404:
-        what = f"The model '{model}'" if model else "The models list"
-        return ProviderError(
-            f"{what} was not found at {where} (404). Pick another model in settings.",
-            code="model_not_found",
-        )
-    if status == 429:
-        return ProviderError(
-            f"{_cap(where)} is rate-limiting requests (429). Wait a moment and retry.",
-            code="provider_rate_limited",
-        )
-    if status >= 500:
-        return ProviderError(
-            f"{_cap(where)} had an internal error ({status}): {detail}",
-            code="provider_server_error",
-        )
-    return ProviderError(
-        f"{_cap(where)} refused the request ({status}): {detail}",
-        code="provider_bad_request",
-    )
-
-
-def _explain_stream_error(exc: openai.APIError, where: str) -> ProviderError:
-    """An error the endpoint reported inside its stream, after the 200 answer had begun."""
-    body = exc.body if isinstance(exc.body, dict) else {}
-    kind = f"{body.get('type', '')} {body.get('code', '')}".lower()
-    if any(word in kind for word in ("overloaded", "rate_limit", "429", "529")):
-        return ProviderError(
-            f"{_cap(where)} is overloaded and stopped in the middle of the answer. "
-            "Wait a moment and retry.",
-            code="provider_rate_limited",
-        )
-    return ProviderError(
-        f"{_cap(where)} reported an error in the middle of the answer: {exc.message[:300]}",
-        code="provider_server_error",
-    )
-
-
-def _provider_message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        message = body.get("message") or (body.get("error") or {}).get("message")
-        if isinstance(message, str) and message:
-            return message[:300]
-    return exc.message[:300]
-
-
-def _cap(text: str) -> str:
-    """`text` with its first letter upper-cased (`str.capitalize` would lower the rest: the URL)."""
-    return text[:1].upper() + text[1:]
-
-
-def _broke_mid_body(exc: BaseException) -> bool:
-    """Whether a connection error happened after the response began (vs. never connecting)."""
-    cause = exc.__cause__ or exc.__context__
-    return type(cause).__name__ in ("RemoteProtocolError", "ReadError")
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    # The SDK's HTTP client is httpx or its successor httpx2, depending on the SDK version.
-    return type(exc).__module__.split(".")[0] in ("httpx", "httpx2")
 
 
 def _reasoning_of(delta: Any) -> str | None:

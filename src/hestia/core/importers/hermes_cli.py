@@ -19,8 +19,11 @@ The format, as read in hermes-agent 0.19.0's own source (`hermes_state.py`: `SCH
   transcript. Delegated subagent runs and `source = 'tool'` sessions hang off a parent too.
 
 What this importer does with that:
-- The database is opened read-only (`file:…?mode=ro` URI), never written; WAL readers do not
-  block a running Hermes.
+- The database is opened read-only (`file:…?mode=ro` URI), never written. A WAL database
+  opened even read-only makes SQLite create `state.db-wal` and `-shm` next to it, so when there
+  is no `-wal` (Hermes is not running, everything is checkpointed) it is opened `immutable=1`
+  as well, which creates nothing; when Hermes has it open (a `-wal` exists) it is read like any
+  other WAL reader would, which never blocks Hermes.
 - One Hestia session per conversation: each root session and each /branch, with the active
   messages of its compression continuations appended in order. Continuations, subagent runs
   and `tool` sessions are not sessions of their own. The source id is the root's id, so an
@@ -53,6 +56,8 @@ class StateDb:
     def __init__(self, path: Path) -> None:
         self.path = path
         uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        if not path.with_name(path.name + "-wal").exists():
+            uri += "&immutable=1"  # nothing is written next to a database no one has open
         try:
             self.conn = sqlite3.connect(uri, uri=True, timeout=5.0)
             self.conn.row_factory = sqlite3.Row

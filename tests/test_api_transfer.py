@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 from tests.api_helpers import assert_error, directive, new_session, send, transcript
@@ -235,3 +238,35 @@ def test_import_body_limit_is_its_own(make_server):
         fits = {"session_id": "fits", "messages": [{"role": "user", "content": "y" * 1200}]}
         response = client.post("/api/sessions/import", json=fits)
         assert response.status_code == 201, response.text
+
+
+def run_hestia(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HESTIA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "hestia", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_cli_export_matches_the_route_while_the_server_runs(server, client, tmp_path):
+    session_id = busy_session(client)
+    data = str(server.data_dir)
+    out = tmp_path / "talk.json"
+    result = run_hestia("export", session_id, "-o", str(out), "--data-dir", data)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == f"wrote {out}"
+    from_cli = json.loads(out.read_text())
+    from_route = client.get(f"/api/sessions/{session_id}/export").json()
+    assert from_cli.pop("exported_at") <= from_route.pop("exported_at")
+    assert from_cli == from_route
+
+    markdown = run_hestia("export", session_id, "--format", "markdown", "--data-dir", data)
+    assert markdown.returncode == 0
+    route_markdown = client.get(f"/api/sessions/{session_id}/export?format=markdown").text
+    assert markdown.stdout == route_markdown
+
+    missing = run_hestia("export", "nope", "-o", str(tmp_path / "x.json"), "--data-dir", data)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "hestia: There is no session nope."
+    assert not (tmp_path / "x.json").exists()
+    wrong = run_hestia("export", session_id, "--format", "pdf", "--data-dir", data)
+    assert wrong.returncode == 1 and "Unknown export format 'pdf'" in wrong.stderr

@@ -8,6 +8,7 @@ imports, as a running Hermes would, so the WAL file is live.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -266,3 +267,22 @@ def test_no_state_db_is_one_clear_line(tmp_path: Path):
     result = hestia(tmp_path, "import", "hermes-cli", str(garbage), "--data-dir", str(tmp_path))
     assert result.returncode == 1
     assert "cannot be read as a Hermes state.db" in result.stderr
+
+
+def test_a_conversation_from_both_webui_and_state_db_comes_over_once(
+    hermes_home: Path, tmp_path: Path
+):
+    # hermes-webui names its session after the agent's session id in state.db.
+    sessions = tmp_path / "webui" / "sessions"
+    sessions.mkdir(parents=True)
+    webui = {"session_id": "root", "title": "Tidy the repo", "created_at": T0, "updated_at": T0}
+    webui["messages"] = [{"role": "user", "content": "what is in here?"}]
+    (sessions / "root.json").write_text(json.dumps(webui))
+    data = tmp_path / "data"
+    webui_dir = str(tmp_path / "webui")
+    first = hestia(hermes_home, "import", "hermes-webui", webui_dir, "--data-dir", str(data))
+    assert first.stdout.splitlines()[-1] == "imported 1, skipped 0, failed 0"
+    second = hestia(hermes_home, "import", "hermes-cli", str(hermes_home), "--data-dir", str(data))
+    assert "skipped  session root: already imported from hermes-webui as " in second.stdout
+    assert second.stdout.splitlines()[-1] == "imported 2, skipped 2, failed 0"
+    assert len(rows(data, "SELECT id FROM sessions")) == 3

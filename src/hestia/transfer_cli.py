@@ -84,6 +84,7 @@ def _run_import(settings: Settings, found: list[importers.ImportItem], what: str
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task("import", total=len(found))
 

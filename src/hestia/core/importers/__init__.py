@@ -66,6 +66,9 @@ class ImportedSession:
     title_source: str = "user"
     # Said in the summary next to the item, e.g. "recovered from its .bak".
     note: str | None = None
+    # Other (source, source_id) pairs naming the same conversation: hermes-webui's session id is
+    # also the Hermes agent's id in state.db, so importing both does not make two copies.
+    aliases: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -110,11 +113,10 @@ async def save(db: Database, item: ImportedSession) -> tuple[RowMapping, bool]:
     Returns the session row and whether it was created now.
     """
     async with db.read() as conn:
-        existing = await import_store.find_by_source(
-            conn, source=item.source, source_id=item.source_id
-        )
-    if existing is not None:
-        return await _get(db, existing["id"]), False
+        for source, source_id in [(item.source, item.source_id), *item.aliases]:
+            existing = await import_store.find_by_source(conn, source=source, source_id=source_id)
+            if existing is not None:
+                return await _get(db, existing["id"]), False
     session_id = new_id()
     values, rows = _rows(session_id, item)
     try:
@@ -148,6 +150,9 @@ async def run(
         else:
             if created:
                 outcome = Outcome(entry.name, "imported", imported.note or "", row["id"])
+            elif row["source"] != imported.source:
+                why = f"already imported from {row['source']} as {row['id']}"
+                outcome = Outcome(entry.name, "skipped", why)
             else:
                 outcome = Outcome(entry.name, "skipped", f"already imported as {row['id']}")
         summary.outcomes.append(outcome)

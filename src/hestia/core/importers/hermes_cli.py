@@ -182,6 +182,7 @@ def read(db: StateDb, rows: dict[str, dict[str, Any]], chain: list[str]) -> Impo
         messages=messages,
         archived=bool(root["archived"]),
         model=last["model"] or root["model"],
+        aliases=[("hermes-webui", str(root["id"])[:200])],
         note=f"{len(chain)} segments after context compression" if len(chain) > 1 else None,
     )
 

@@ -31,7 +31,10 @@ What this importer does with that:
   with one sentence, and the import goes on. Files are only read, never written or moved.
 - Kept: title, created/updated times, pinned, archived, model, messages with their times,
   tool calls and results, reasoning. Not kept: workspace (a path on the old machine),
-  projects, profiles, token counts and costs.
+  projects, profiles, token counts and costs, and a `pending_user_message` (a turn that was
+  in flight when webui stopped).
+- A webui session's id is also its agent's id in Hermes' state.db; whichever of the two
+  importers runs second skips that conversation ("already imported from …").
 """
 
 from __future__ import annotations
@@ -146,6 +149,7 @@ def parse(data: dict[str, Any], *, fallback_id: str, note: str | None = None) ->
         archived=data.get("archived") is True,
         model=model,
         note=note,
+        aliases=[("hermes-cli", session_id[:200])],
     )
 
 

@@ -205,6 +205,11 @@ def test_i9_import_refuses_bad_documents_with_a_sentence(client):
         ("messages.0.created_at", "2026-12-01T10:00:00", "messages[0].created_at"),
         ("messages.1.seq", 1, "seqs must increase"),
         ("session.pinned", "yes", "session.pinned"),
+        ("session.created_at", "9999-12-31T23:59:59-05:00", "session.created_at"),
+        ("session.updated_at", "0001-01-01T00:00:00+01:00", "session.updated_at"),
+        ("messages.0.parts", [{"type": "tool_call", "name": "x"}], "needs a text 'id'"),
+        ("messages.0.parts", [{"type": "tool_result", "call_id": 5}], "needs a text 'call_id'"),
+        ("messages.0.parts", [{"type": "thinking", "text": "t"}], "needs a text 'signature'"),
         ("session", None, "session"),
     ]
     for path, value, said in broken:

@@ -114,7 +114,9 @@ async def save(db: Database, item: ImportedSession) -> tuple[RowMapping, bool]:
     """
     async with db.read() as conn:
         for source, source_id in [(item.source, item.source_id), *item.aliases]:
-            existing = await import_store.find_by_source(conn, source=source, source_id=source_id)
+            existing = await import_store.find_by_source(
+                conn, source=source, source_id=clean_text(source_id)
+            )
             if existing is not None:
                 return await _get(db, existing["id"]), False
     session_id = new_id()
@@ -126,7 +128,7 @@ async def save(db: Database, item: ImportedSession) -> tuple[RowMapping, bool]:
         # Imported concurrently by someone else: the unique (source, source_id) index decided.
         async with db.read() as conn:
             existing = await import_store.find_by_source(
-                conn, source=item.source, source_id=item.source_id
+                conn, source=item.source, source_id=values["source_id"]
             )
         if existing is None:
             raise
@@ -202,7 +204,7 @@ def _rows(session_id: str, item: ImportedSession) -> tuple[dict[str, Any], list[
         "message_count": sum(1 for r in rows if not r["superseded"]),
         "last_seq": seq,
         "source": item.source,
-        "source_id": item.source_id,
+        "source_id": clean_text(item.source_id),
     }
     return values, rows
 

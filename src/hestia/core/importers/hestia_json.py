@@ -11,9 +11,11 @@ session made the first time.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -22,6 +24,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -33,6 +36,28 @@ SOURCE = "hestia"
 FORMAT = "hestia-session"
 VERSION = 1
 MAX_SEQ = 2**31 - 1
+# The fields each part type must carry as text: history and providers read them directly.
+PART_FIELDS = {
+    "tool_call": ("id", "name", "arguments"),
+    "tool_result": ("call_id", "name"),
+    "thinking": ("text", "signature"),
+    "redacted_thinking": ("data",),
+    "reasoning": ("text",),
+}
+
+
+def _storable_time(value: datetime) -> datetime:
+    """In UTC, and within the years both databases store."""
+    try:
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("is not a time that can be stored") from None
+    if not 1900 <= value.year <= 9000:
+        raise ValueError("must be between the years 1900 and 9000")
+    return value
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_storable_time)]
 
 
 class _Loose(BaseModel):
@@ -46,8 +71,17 @@ class _Message(_Loose):
     content: StrictStr
     status: Literal["complete", "streaming", "interrupted", "cancelled", "error"] = "complete"
     superseded: StrictBool = False
-    created_at: AwareDatetime
+    created_at: Time
     parts: list[dict[str, Any]] | None = None
+
+    @field_validator("parts")
+    @classmethod
+    def _known_parts_complete(cls, parts: list[dict[str, Any]] | None) -> Any:
+        for index, part in enumerate(parts or []):
+            for name in PART_FIELDS.get(part.get("type"), ()):  # type: ignore[arg-type]
+                if not isinstance(part.get(name), str):
+                    raise ValueError(f"part {index} ({part['type']}) needs a text '{name}'")
+        return parts
 
 
 class _Session(_Loose):
@@ -56,8 +90,8 @@ class _Session(_Loose):
     title_source: Literal["default", "auto", "user"] = "user"
     model: StrictStr | None = Field(default=None, max_length=200)
     runtime: StrictStr = "builtin"
-    created_at: AwareDatetime
-    updated_at: AwareDatetime
+    created_at: Time
+    updated_at: Time
     pinned: StrictBool = False
     archived: StrictBool = False
     approval_policy: Literal["ask", "dangerous", "never"] | None = None

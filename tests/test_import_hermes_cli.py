@@ -206,6 +206,12 @@ def test_conversations_come_over_whole_and_only_once(hermes_home: Path, tmp_path
     assert fingerprint(hermes_home) == before
 
 
+def test_hermes_home_is_the_default(hermes_home: Path, tmp_path: Path):
+    result = hestia(hermes_home, "import", "hermes-cli", "--data-dir", str(tmp_path / "data"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"4 Hermes sessions in {hermes_home / 'state.db'}"
+
+
 def test_reads_a_database_hermes_has_open(live_hermes_home: Path, tmp_path: Path):
     assert (live_hermes_home / "state.db-wal").exists()
     # The -shm file is the WAL's shared lock index: every reader takes a read mark in it.

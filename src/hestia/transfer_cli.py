@@ -44,7 +44,11 @@ def _fail(message: str) -> typer.Exit:
 @import_app.command("hermes-webui")
 def import_hermes_webui(
     state_dir: Annotated[
-        Path, typer.Argument(help="hermes-webui's state folder (holding sessions/).")
+        Path,
+        typer.Argument(
+            help="hermes-webui's state folder (holding sessions/).",
+            envvar="HERMES_WEBUI_STATE_DIR",
+        ),
     ] = hermes_webui.DEFAULT_STATE_DIR,
     data_dir: DataDir = None,
 ) -> None:
@@ -59,7 +63,10 @@ def import_hermes_webui(
 @import_app.command("hermes-cli")
 def import_hermes_cli(
     hermes_home: Annotated[
-        Path, typer.Argument(help="HERMES_HOME (holding state.db), or the state.db itself.")
+        Path,
+        typer.Argument(
+            help="HERMES_HOME (holding state.db), or the state.db itself.", envvar="HERMES_HOME"
+        ),
     ] = hermes_cli.DEFAULT_HOME,
     data_dir: DataDir = None,
 ) -> None:

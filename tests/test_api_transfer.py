@@ -275,3 +275,39 @@ def test_cli_export_matches_the_route_while_the_server_runs(server, client, tmp_
     assert not (tmp_path / "x.json").exists()
     wrong = run_hestia("export", session_id, "--format", "pdf", "--data-dir", data)
     assert wrong.returncode == 1 and "Unknown export format 'pdf'" in wrong.stderr
+
+
+def test_a_long_session_goes_through_import_and_export(client):
+    messages = [
+        {
+            "seq": seq,
+            "role": "user" if seq % 2 else "assistant",
+            "content": f"line {seq}",
+            "status": "complete",
+            "superseded": seq % 10 == 0,
+            "created_at": "2026-01-01T00:00:00Z",
+            "parts": [],
+        }
+        for seq in range(1, 5001)
+    ]
+    document = {
+        "format": "hestia-session",
+        "version": 1,
+        "session": {
+            "id": "long-one",
+            "title": "Long",
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-02T00:00:00Z",
+        },
+        "messages": messages,
+    }
+    response = client.post("/api/sessions/import", json=document)
+    assert response.status_code == 201, response.text
+    session = response.json()
+    assert session["message_count"] == 4500
+    export = client.get(f"/api/sessions/{session['id']}/export").json()
+    assert [(m["seq"], m["content"], m["superseded"]) for m in export["messages"]] == [
+        (m["seq"], m["content"], m["superseded"]) for m in messages
+    ]
+    markdown = client.get(f"/api/sessions/{session['id']}/export?format=markdown").text
+    assert markdown.count("\n## ") == 4500 and "line 10\n" not in markdown

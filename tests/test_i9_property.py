@@ -43,6 +43,7 @@ ROUTES = [
     ("POST", "/api/runs/{run_id}/cancel"),
     ("POST", "/api/approvals/{approval_id}"),
     ("PATCH", "/api/settings"),
+    ("POST", "/api/sessions/import"),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path in ROUTES]
 ID_ROUTES = [(method, path) for method, path in ROUTES if "{" in path]
@@ -67,6 +68,15 @@ FIELDS = {
     "client_message_id": st.sampled_from(["cmid-1", "cmid-2", ""]) | st.text(max_size=12),
     "approval_policy": st.sampled_from(["ask", "dangerous", "never", ""]) | st.text(max_size=12),
     "decision": st.sampled_from(["once", "session", "always", "deny", ""]) | st.text(max_size=12),
+    # A hermes-webui session file, the other format the import route reads.
+    "session_id": st.sampled_from(["webui-1", ""]) | st.text(max_size=12),
+    "messages": st.lists(
+        st.fixed_dictionaries(
+            {"role": st.sampled_from(["user", "assistant", "tool", "x"]), "content": st.text()}
+        ),
+        max_size=3,
+    ),
+    "format": st.sampled_from(["hestia-session", "other"]),
 }
 FIELD_VALUES = {name: st.one_of(values, JSON_VALUES) for name, values in FIELDS.items()}
 # The fields each route's body takes; a name marked with * is required.
@@ -78,6 +88,7 @@ ROUTE_FIELDS = {
     "/api/sessions/{session_id}/messages/{seq}/edit": ("*content",),
     "/api/approvals/{approval_id}": ("*decision",),
     "/api/settings": ("approval_policy",),
+    "/api/sessions/import": ("*session_id", "messages", "title", "pinned", "archived"),
 }
 
 
@@ -204,7 +215,8 @@ class World:
     def changed(self, response: httpx.Response) -> None:
         """After an accepted request: let runs finish, undo what would pile up, snapshot anew."""
         self._snapshot = None
-        if response.request.method == "POST" and response.request.url.path == "/api/sessions":
+        path = response.request.url.path
+        if response.request.method == "POST" and path in ("/api/sessions", "/api/sessions/import"):
             created = response.json()["id"]
             self.client.delete(f"/api/sessions/{created}").raise_for_status()
             self.client.delete(f"/api/sessions/{created}", params={"purge": "true"})

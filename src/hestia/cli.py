@@ -1,4 +1,4 @@
-"""The `hestia` command: `serve` and `doctor`."""
+"""The `hestia` command: `serve`, `doctor`, `import` and `export`."""
 
 from __future__ import annotations
 
@@ -115,6 +115,17 @@ def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _add_transfer_commands() -> None:
+    # In their own module (transfer_cli.py) to keep this one small.
+    from .transfer_cli import export, import_app
+
+    app.add_typer(import_app, name="import")
+    app.command()(export)
+
+
+_add_transfer_commands()
 
 
 def main() -> None:

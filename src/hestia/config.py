@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=256 * 1024, gt=0)
     # Largest workspace file the files API reads, writes or uploads (413 above it).
     max_file_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # Largest body `POST /api/sessions/import` accepts: one whole session export (413 above it).
+    max_import_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     # Streamed text reaches the database at least this often (I2).
     flush_interval: float = Field(default=0.25, gt=0, le=0.25)
     # A running run's owner renews its lease this often; others may take it over after `lease`.

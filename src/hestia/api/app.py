@@ -12,7 +12,7 @@ from ..config import Settings
 from ..services import Services
 from . import errors
 from .limits import BodyLimit, NoNulInUrl
-from .routes import approvals, files, health, models, runs, sessions
+from .routes import approvals, files, health, models, runs, sessions, transfer
 from .routes import settings as settings_routes
 
 
@@ -42,8 +42,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         max_bytes=4 * settings.max_message_bytes + 64 * 1024,
         # A whole file in a PUT, or in a multipart upload with its headers and boundaries.
         files_max_bytes=settings.max_file_bytes + 64 * 1024,
+        import_max_bytes=settings.max_import_bytes,
     )
     app.add_middleware(NoNulInUrl)
-    for module in (health, sessions, files, runs, models, approvals, settings_routes):
+    for module in (health, transfer, sessions, files, runs, models, approvals, settings_routes):
         app.include_router(module.router)
     return app

@@ -7,17 +7,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
 
+IMPORT_PATH = "/api/sessions/import"
+
 
 class BodyLimit:
     """Refuse bodies larger than `max_bytes`, by Content-Length or while they stream in.
 
-    Paths holding `/files/` (workspace file writes and uploads) get `files_max_bytes` instead.
+    Paths holding `/files/` (workspace file writes and uploads) get `files_max_bytes` instead,
+    and `POST /api/sessions/import` (a whole session in one body) gets `import_max_bytes`.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, files_max_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        files_max_bytes: int | None = None,
+        import_max_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.files_max_bytes = files_max_bytes
+        self.import_max_bytes = import_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -26,6 +37,8 @@ class BodyLimit:
         limit = self.max_bytes
         if self.files_max_bytes is not None and "/files/" in scope["path"]:
             limit = self.files_max_bytes
+        if self.import_max_bytes is not None and scope["path"] == IMPORT_PATH:
+            limit = self.import_max_bytes
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > limit:

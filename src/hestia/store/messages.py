@@ -141,3 +141,24 @@ async def last_live(
         query = query.where(messages.c.role == role)
     result = await conn.execute(query.order_by(messages.c.seq.desc()).limit(1))
     return result.mappings().first()
+
+
+async def page_after(
+    conn: AsyncConnection,
+    *,
+    session_id: str,
+    after_seq: int,
+    up_to_seq: int,
+    limit: int,
+    include_superseded: bool,
+) -> list[RowMapping]:
+    """Up to `limit` messages with `after_seq < seq <= up_to_seq`, oldest first (keyset paging)."""
+    query = sa.select(*PUBLIC_COLUMNS).where(
+        messages.c.session_id == session_id,
+        messages.c.seq > after_seq,
+        messages.c.seq <= up_to_seq,
+    )
+    if not include_superseded:
+        query = query.where(messages.c.superseded == sa.false())
+    query = query.order_by(messages.c.seq).limit(limit)
+    return list((await conn.execute(query)).mappings().all())

@@ -136,3 +136,13 @@ async def renew_leases(conn: AsyncConnection, *, owner: str, until: datetime) ->
         runs.c.owner == owner, runs.c.status == "running", runs.c.cancel_requested == sa.true()
     )
     return list((await conn.execute(query)).scalars().all())
+
+
+async def status_counts(conn: AsyncConnection, *, session_id: str) -> dict[str, int]:
+    """How many runs of the session ended (or stand) in each status."""
+    query = (
+        sa.select(runs.c.status, sa.func.count())
+        .where(runs.c.session_id == session_id)
+        .group_by(runs.c.status)
+    )
+    return {status: count for status, count in (await conn.execute(query)).all()}

@@ -56,7 +56,11 @@ sessions = sa.Table(
     sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
     # ask | dangerous | never; None follows the default in settings.
     sa.Column("approval_policy", sa.String(16), nullable=True),
+    # Where an imported session came from (migration 0005): e.g. "hermes-webui" and its id there.
+    sa.Column("source", sa.String(32), nullable=True),
+    sa.Column("source_id", sa.String(200), nullable=True),
     sa.Index("ix_sessions_listing", "archived", "pinned", "updated_at", "id"),
+    sa.Index("uq_sessions_source", "source", "source_id", unique=True),
 )
 
 messages = sa.Table(

@@ -12,8 +12,10 @@ from ..config import Settings
 from ..services import Services
 from . import errors
 from .limits import BodyLimit, NoNulInUrl
-from .routes import approvals, files, health, models, runs, sessions
+from .responses import ERRORS
+from .routes import approvals, auth, files, health, login, models, runs, sessions
 from .routes import settings as settings_routes
+from .security import SecurityGuard
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
@@ -44,6 +46,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         files_max_bytes=settings.max_file_bytes + 64 * 1024,
     )
     app.add_middleware(NoNulInUrl)
-    for module in (health, sessions, files, runs, models, approvals, settings_routes):
-        app.include_router(module.router)
+    # Outermost: nothing (not even a body) reaches the app before the guard admits it.
+    app.add_middleware(SecurityGuard, auth=services.auth, settings=settings)
+    for module in (health, sessions, files, runs, models, approvals, settings_routes, auth, login):
+        app.include_router(module.router, responses=ERRORS)
     return app

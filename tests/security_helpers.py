@@ -37,8 +37,11 @@ def set_cookies(response: httpx.Response) -> dict[str, str]:
     return {v.split("=", 1)[0]: v for v in response.headers.get_list("set-cookie")}
 
 
-def routes(settings: Settings | None = None) -> Iterator[tuple[str, str]]:
-    """(method, path) of every route and mount of the app, path parameters filled in."""
+def routes(
+    settings: Settings | None = None, *, values: dict[str, str] | None = None
+) -> Iterator[tuple[str, str]]:
+    """(method, path) of every route and mount of the app, path parameters filled in (from
+    `values` by name, else `x`)."""
     app = create_app(settings or Settings())
 
     def walk(items: list[Any]) -> Iterator[Any]:
@@ -49,9 +52,9 @@ def routes(settings: Settings | None = None) -> Iterator[tuple[str, str]]:
             else:
                 yield item
 
+    names = {"seq": "1", **(values or {})}
     for route in walk(app.routes):
-        path = re.sub(r"\{seq\}", "1", route.path)
-        path = re.sub(r"\{[^}]+\}", "x", path)
+        path = re.sub(r"\{([^}]+)\}", lambda m: names.get(m.group(1), "x"), route.path)
         if isinstance(route, Mount):
             yield "GET", path + "/anything"
             continue

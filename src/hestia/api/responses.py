@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class ErrorDetail(BaseModel):
@@ -65,3 +65,159 @@ class TokenList(BaseModel):
 class RevokedToken(BaseModel):
     id: str
     revoked: bool
+
+
+# -- the core objects (DESIGN §5). Extra fields are allowed: a field added to a view must not
+# turn a response into a 500, while every documented field is checked. -------------------------
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Session(Out):
+    id: str
+    title: str
+    model: str | None
+    runtime: str
+    workspace: str | None
+    created_at: str
+    updated_at: str
+    pinned: bool
+    archived: bool
+    trashed: bool
+    message_count: int
+    active_run_id: str | None
+    approval_policy: str | None
+
+
+class Purged(Out):
+    id: str
+    purged: bool
+
+
+class Message(Out):
+    id: str
+    seq: int
+    role: str
+    content: str
+    status: str
+    run_id: str | None
+    superseded: bool
+    created_at: str
+    parts: list[Any]
+
+
+class RunInput(Out):
+    content: str
+
+
+class Run(Out):
+    id: str
+    session_id: str
+    status: str
+    kind: str
+    model: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    error: dict[str, Any] | None
+    last_event_id: int
+    cancel_requested: bool
+    user_message_id: str | None
+    assistant_message_id: str | None
+    input: RunInput
+
+
+class SessionList(Out):
+    sessions: list[Session]
+    next_cursor: str | None
+
+
+class SessionRead(Out):
+    session: Session
+    messages: list[Message]
+    has_more: bool
+
+
+class RunEnvelope(Out):
+    run: Run
+
+
+class RunList(Out):
+    runs: list[Run]
+
+
+class FileEntry(Out):
+    name: str
+    type: str
+    modified: str
+
+
+class FileList(Out):
+    path: str
+    entries: list[FileEntry]
+    truncated: bool
+
+
+class FileContent(Out):
+    path: str
+    size: int
+    modified: str
+    binary: bool
+    content: str | None
+
+
+class FileWritten(Out):
+    path: str
+    size: int
+    modified: str
+
+
+class Uploaded(Out):
+    path: str
+    files: list[FileWritten]
+
+
+class ModelEntry(Out):
+    id: str
+    provider: str
+
+
+class ProviderStatus(Out):
+    name: str
+    base_url: str | None
+    ok: bool
+    error: ErrorDetail | None
+
+
+class ModelList(Out):
+    default_model: str | None
+    models: list[ModelEntry]
+    providers: list[ProviderStatus]
+
+
+class AlwaysAllowed(Out):
+    id: str
+    key: str
+    created_at: str | None
+
+
+class SettingsView(Out):
+    approval_policy: str
+    approval_policy_locked: bool
+    always_allowed: list[AlwaysAllowed]
+
+
+class Approval(Out):
+    id: str
+    run_id: str
+    session_id: str
+    call_id: str
+    tool: str
+    arguments: str
+    reason: str
+    status: str
+    decision: str | None
+    created_at: str
+    resolved_at: str | None

@@ -202,3 +202,21 @@ def test_bad_bodies_are_clean_errors(locked):
         login(client)
         long = client.post("/api/tokens", json={"name": ""}, headers=csrf(client))
         assert_error(long, 422, "invalid_request")
+
+
+def test_cookies_are_secure_behind_a_trusted_https_proxy_only(make_server):
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
+    trusted = make_server(HESTIA_PASSWORD=PASSWORD, HESTIA_TRUSTED_PROXIES="127.0.0.1")
+    with trusted.client(headers=forwarded) as client:
+        response = login(client)
+        assert response.status_code == 200, response.text
+        cookies = set_cookies(response)
+        assert "secure" in cookies["hestia_session"].lower()
+        assert "secure" in cookies["hestia_csrf"].lower()
+        assert response.headers["strict-transport-security"].startswith("max-age=")
+    untrusted = make_server(HESTIA_PASSWORD=PASSWORD)
+    with untrusted.client(headers=forwarded) as client:
+        response = login(client)
+        assert response.status_code == 200, response.text
+        assert "secure" not in set_cookies(response)["hestia_session"].lower()
+        assert "strict-transport-security" not in response.headers

@@ -31,6 +31,8 @@ PASSWORD_KEY = "auth.password_hash"
 ENV_PASSWORD_KEY = "auth.env_password_hash"
 TOKEN_PREFIX = "hestia_"
 MIN_PASSWORD = 8
+# argon2 uses 64 MiB and tens of ms per hash: a flood of logins queues instead of exhausting RAM.
+MAX_HASHING = 2
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class AuthService:
         self.db = db
         self.settings = settings
         self.hasher = PasswordHasher()
+        self._hashing = asyncio.Semaphore(MAX_HASHING)
         self.limiter = FailureLimiter(
             attempts=settings.login_attempts, window=settings.login_window_seconds
         )
@@ -69,7 +72,7 @@ class AuthService:
             saved = await auth_store.get_setting(conn, key=ENV_PASSWORD_KEY)
             if env and not (saved and await self._verify(saved, env)):
                 await auth_store.delete_sessions(conn)
-                hashed = await asyncio.to_thread(self.hasher.hash, env)
+                hashed = await self._hash(env)
                 await settings_store.put(conn, key=ENV_PASSWORD_KEY, value=hashed, now=utcnow())
             elif not env and saved:
                 await auth_store.delete_sessions(conn)
@@ -132,7 +135,7 @@ class AuthService:
                 self.limiter.fail(client)
                 raise Forbidden("The current password is not right.", code="wrong_password")
             self.limiter.clear(client)
-        hashed = await asyncio.to_thread(self.hasher.hash, new)
+        hashed = await self._hash(new)
         async with self.db.write() as conn:
             await settings_store.put(conn, key=PASSWORD_KEY, value=hashed, now=utcnow())
             await auth_store.delete_sessions(conn)
@@ -198,10 +201,15 @@ class AuthService:
         saved = await self._saved_hash()
         return saved is not None and await self._verify(saved, password)
 
+    async def _hash(self, password: str) -> str:
+        async with self._hashing:
+            return await asyncio.to_thread(self.hasher.hash, password)
+
     async def _verify(self, hashed: str, password: str) -> bool:
         try:
             # argon2 takes tens of milliseconds of CPU: off the event loop.
-            return await asyncio.to_thread(self.hasher.verify, hashed, password)
+            async with self._hashing:
+                return await asyncio.to_thread(self.hasher.verify, hashed, password)
         except (VerificationError, InvalidHashError):
             return False
 

@@ -192,3 +192,15 @@ def test_serving_the_network_without_a_password_is_refused_with_one_line(tmp_pat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "HESTIA_PASSWORD" in lines[0], result.stderr
     assert result.stdout == ""
+
+
+def test_a_downloaded_html_file_is_sandboxed_and_sets_no_csrf_cookie(client):
+    session = client.post("/api/sessions", json={}).json()["id"]
+    url = f"/api/sessions/{session}/files/content"
+    assert client.put(url, params={"path": "x.html"}, content=b"<script>1</script>").is_success
+    response = client.get(url, params={"path": "x.html", "raw": "true"})
+    assert response.headers["content-type"].startswith("text/html")
+    assert "hestia_csrf" not in response.headers.get("set-cookie", "")
+    assert response.headers.get_list("content-security-policy") == ["sandbox", CSP]
+    # So the script-like client stays a script: no cookie, no CSRF token needed.
+    assert client.put(url, params={"path": "y.txt"}, content=b"y").is_success

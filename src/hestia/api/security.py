@@ -114,7 +114,7 @@ class SecurityGuard:
 
     async def _admit(self, conn: HTTPConnection) -> Principal | None:
         method = conn.scope.get("method", "GET")
-        path = conn.url.path
+        path = conn.scope["path"]
         self._check_host(conn)
         if method in ALWAYS_PUBLIC.get(path, ()):
             return None
@@ -208,7 +208,7 @@ class SecurityGuard:
     def _with_headers(self, conn: HTTPConnection, send: Send) -> Send:
         https = is_https(conn)
         needs_csrf = not _valid_csrf_cookie(conn.cookies.get(CSRF_COOKIE))
-        api = conn.url.path.startswith("/api/")
+        api = conn.scope["path"].startswith("/api/")
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -221,8 +221,9 @@ class SecurityGuard:
                     headers.setdefault("strict-transport-security", "max-age=31536000")
                 if api:
                     headers.setdefault("cache-control", "no-store")
-                html = headers.get("content-type", "").startswith("text/html")
-                if html and needs_csrf and "hestia_csrf=" not in headers.get("set-cookie", ""):
+                # A page of the app, not an HTML file downloaded from a workspace.
+                page = headers.get("content-type", "").startswith("text/html") and not api
+                if page and needs_csrf and "hestia_csrf=" not in headers.get("set-cookie", ""):
                     headers.append("set-cookie", self.csrf_cookie(https=https))
             await send(message)
 

@@ -46,6 +46,14 @@ ROUTES = [
     ("POST", "/api/sessions/import"),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path in ROUTES]
+# Fuzzed by test_schemathesis.py (and tested in test_auth.py) instead: a random body that sets
+# a password would lock this module's server.
+COVERED_ELSEWHERE = {
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/logout"),
+    ("POST", "/api/auth/password"),
+    ("POST", "/api/tokens"),
+}
 ID_ROUTES = [(method, path) for method, path in ROUTES if "{" in path]
 ID_ROUTE_IDS = [f"{method} {path}" for method, path in ID_ROUTES]
 
@@ -302,7 +310,7 @@ def test_every_post_and_patch_route_is_covered(world: World):
         for method in operations
         if method in ("post", "patch")
     }
-    assert routes == set(ROUTES)
+    assert routes == set(ROUTES) | COVERED_ELSEWHERE
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES, ids=ROUTE_IDS)

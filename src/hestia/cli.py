@@ -54,6 +54,7 @@ def serve(
     from .api.app import create_app
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
+    _check_password_for(settings)
     _check_can_listen(settings.host, settings.port)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -65,11 +66,28 @@ def serve(
         port=settings.port,
         log_level="warning",
         timeout_graceful_shutdown=5,
+        # X-Forwarded-For/-Proto are believed only from proxies named in HESTIA_TRUSTED_PROXIES.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
     server = uvicorn.Server(config)
     server.run()
     if not server.started:
         raise _fail(f"could not start on {settings.host}:{settings.port} (see the lines above).")
+
+
+def _check_password_for(settings: Settings) -> None:
+    """Anyone who reaches Hestia can run commands on this machine: no password, no network."""
+    from .core.auth import saved_password_exists
+
+    if settings.binds_loopback or settings.password:
+        return
+    if asyncio.run(saved_password_exists(settings)):
+        return
+    raise _fail(
+        f"refusing to listen on {settings.host} without a password: set HESTIA_PASSWORD=... "
+        "(or set one in the app, served on 127.0.0.1 first)."
+    )
 
 
 def _check_can_listen(host: str, port: int) -> None:

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     # Extended thinking budget in tokens for Anthropic models; 0 turns thinking off.
     anthropic_thinking_budget: int = Field(default=0, ge=0)
     password: str | None = None
+    # A login lasts this many days (the session cookie's expiry; logout or a new password ends it).
+    session_days: float = Field(default=30.0, gt=0, le=3650)
+    # Failed logins one client may make per window before it gets 429 (in memory, per process).
+    login_attempts: int = Field(default=10, ge=1)
+    login_window_seconds: float = Field(default=300.0, gt=0)
+    # Extra host names the server answers to (comma-separated; `*` answers any): a guard against
+    # DNS rebinding. Loopback names, IP addresses, HESTIA_HOST and the machine's name always work.
+    allowed_hosts: str = ""
+    # Reverse proxies (comma-separated IPs) whose X-Forwarded-For/-Proto headers are believed.
+    trusted_proxies: str = ""
 
     # Model calls one run may make before it stops and asks the user to continue.
     max_steps: int = Field(default=30, ge=1, le=1000)
@@ -84,6 +94,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'hestia.db'}"
+
+    @property
+    def allowed_host_names(self) -> list[str]:
+        """`HESTIA_ALLOWED_HOSTS` as lower-case names."""
+        return [name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip()]
 
     @property
     def binds_loopback(self) -> bool:

@@ -2,9 +2,12 @@
 
 HestiaError            500 internal_error
 ├── BadRequest         400 (invalid_cursor, invalid_last_event_id, ...)
+├── Unauthorized       401 (not_authenticated, wrong_password)
+├── Forbidden          403 (loopback_only, csrf_failed, origin_refused, read_only_token, ...)
 ├── NotFound           404 (session_not_found, run_not_found, message_not_found)
 ├── Conflict           409 (run_active, session_trashed, ...)
 ├── TooLarge           413 (message_too_large, request_too_large)
+├── TooManyRequests    429 (too_many_logins), with `retry_after` seconds
 └── ProviderError      502 — a model provider failed; also stored as a run's error
 """
 
@@ -33,6 +36,16 @@ class BadRequest(HestiaError):
     code = "bad_request"
 
 
+class Unauthorized(HestiaError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(HestiaError):
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(HestiaError):
     status = 404
     code = "not_found"
@@ -46,6 +59,17 @@ class Conflict(HestiaError):
 class TooLarge(HestiaError):
     status = 413
     code = "too_large"
+
+
+class TooManyRequests(HestiaError):
+    """Slow down: the API answers 429 with `Retry-After: retry_after`."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
 
 
 class ProviderError(HestiaError):

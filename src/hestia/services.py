@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .config import Settings
 from .core.agent import Agent
 from .core.approvals import Approvals
+from .core.auth import AuthService
 from .core.events import EventBus
 from .core.files import FileService
 from .core.runs import RunManager
@@ -34,6 +35,7 @@ class Services:
     approvals: Approvals
     preferences: SettingsService
     files: FileService
+    auth: AuthService
 
     @classmethod
     def build(cls, settings: Settings, *, providers: ProviderRegistry | None = None) -> Services:
@@ -61,12 +63,14 @@ class Services:
             approvals=approvals,
             preferences=preferences,
             files=FileService(db=db, settings=settings),
+            auth=AuthService(db=db, settings=settings),
         )
 
     async def start(self) -> None:
         """Prepare the data dir, migrate, interrupt what a dead process left, start queued runs."""
         prepare_data_dir(self.settings)
         await migrate.upgrade(self.db)
+        await self.auth.startup()
         await self.runs.startup()
 
     async def stop(self) -> None:

@@ -12,8 +12,10 @@ from ..config import Settings
 from ..services import Services
 from . import errors
 from .limits import BodyLimit, NoNulInUrl
-from .routes import approvals, files, health, models, runs, sessions, transfer
+from .responses import ERRORS
+from .routes import approvals, auth, files, health, login, models, runs, sessions, transfer
 from .routes import settings as settings_routes
+from .security import SecurityGuard
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
@@ -45,6 +47,20 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         import_max_bytes=settings.max_import_bytes,
     )
     app.add_middleware(NoNulInUrl)
-    for module in (health, transfer, sessions, files, runs, models, approvals, settings_routes):
-        app.include_router(module.router)
+    # Outermost: nothing (not even a body) reaches the app before the guard admits it.
+    app.add_middleware(SecurityGuard, auth=services.auth, settings=settings)
+    routers = (
+        health,
+        transfer,
+        sessions,
+        files,
+        runs,
+        models,
+        approvals,
+        settings_routes,
+        auth,
+        login,
+    )
+    for module in routers:
+        app.include_router(module.router, responses=ERRORS)
     return app

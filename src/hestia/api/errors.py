@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import HestiaError
+from ..errors import HestiaError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HestiaError)
     async def _hestia(_: Request, exc: HestiaError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

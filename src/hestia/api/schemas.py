@@ -59,3 +59,17 @@ class ApprovalDecision(Strict):
 
 class SettingsPatch(Strict):
     approval_policy: str | None = None
+
+
+class Login(Strict):
+    password: str = Field(max_length=1024)
+
+
+class PasswordChange(Strict):
+    current: str | None = Field(default=None, max_length=1024)
+    new: str = Field(max_length=1024)
+
+
+class TokenCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    read_only: bool = False

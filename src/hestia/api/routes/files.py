@@ -11,13 +11,14 @@ from fastapi.responses import Response
 
 from ...errors import TooLarge
 from ..deps import ServicesDep
+from ..responses import FileContent, FileList, FileWritten, Uploaded
 
 router = APIRouter(prefix="/api/sessions", tags=["files"])
 
 PathQuery = Annotated[str, Query(description="Relative to the workspace; empty is its root.")]
 
 
-@router.get("/{session_id}/files")
+@router.get("/{session_id}/files", response_model=FileList)
 async def list_files(
     session_id: str, services: ServicesDep, path: PathQuery = ""
 ) -> dict[str, Any]:
@@ -25,7 +26,19 @@ async def list_files(
     return await services.files.list(session_id, path)
 
 
-@router.get("/{session_id}/files/content", response_model=None)
+@router.get(
+    "/{session_id}/files/content",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The file as JSON, or with `raw=true` its bytes (any media type).",
+            "content": {
+                "application/json": {"schema": FileContent.model_json_schema()},
+                "*/*": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
 async def read_file(
     session_id: str, services: ServicesDep, path: PathQuery = "", raw: bool = False
 ) -> dict[str, Any] | Response:
@@ -50,7 +63,7 @@ async def read_file(
     )
 
 
-@router.put("/{session_id}/files/content")
+@router.put("/{session_id}/files/content", response_model=FileWritten)
 async def write_file(
     session_id: str, request: Request, services: ServicesDep, path: PathQuery = ""
 ) -> dict[str, Any]:
@@ -59,7 +72,7 @@ async def write_file(
     return await services.files.write(session_id, path, data)
 
 
-@router.post("/{session_id}/files/upload", status_code=201)
+@router.post("/{session_id}/files/upload", status_code=201, response_model=Uploaded)
 async def upload_files(
     session_id: str,
     services: ServicesDep,

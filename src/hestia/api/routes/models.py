@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..deps import ServicesDep
+from ..responses import ModelList
 
 router = APIRouter(prefix="/api", tags=["models"])
 
 
-@router.get("/models")
+@router.get("/models", response_model=ModelList)
 async def list_models(services: ServicesDep) -> dict[str, Any]:
     """Every provider's models; a provider that cannot be reached says why in `providers`."""
     statuses = await services.providers.statuses()

@@ -13,19 +13,24 @@ from ...core.events import Event, follow
 from ...core.views import run_view
 from ...errors import BadRequest
 from ..deps import ServicesDep
+from ..responses import Run
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 MAX_EVENT_ID = 2**31 - 1
 
 
-@router.get("/{run_id}")
+@router.get("/{run_id}", response_model=Run)
 async def get_run(run_id: str, services: ServicesDep) -> dict[str, Any]:
     """One run."""
     return run_view(await services.runs.get(run_id))
 
 
-@router.get("/{run_id}/events", response_class=EventSourceResponse)
+@router.get(
+    "/{run_id}/events",
+    response_class=EventSourceResponse,
+    responses={200: {"description": "Server-Sent Events.", "content": {"text/event-stream": {}}}},
+)
 async def run_events(
     run_id: str,
     services: ServicesDep,
@@ -49,7 +54,7 @@ async def run_events(
     )
 
 
-@router.post("/{run_id}/cancel", status_code=202)
+@router.post("/{run_id}/cancel", status_code=202, response_model=Run)
 async def cancel_run(run_id: str, services: ServicesDep) -> JSONResponse:
     """Stop a run; a running one keeps its partial text and ends `cancelled`."""
     return JSONResponse(run_view(await services.runs.cancel(run_id)), status_code=202)

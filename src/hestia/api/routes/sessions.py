@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from ...core.views import message_view, run_view, session_view
 from ..deps import ServicesDep
+from ..responses import Purged, RunEnvelope, RunList, Session, SessionList, SessionRead
 from ..schemas import MessageCreate, MessageEdit, SessionCreate, SessionPatch
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 MAX_SEQ = 2**31 - 1
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Session)
 async def create_session(
     services: ServicesDep, body: Annotated[SessionCreate | None, Body()] = None
 ) -> dict[str, Any]:
@@ -26,7 +27,7 @@ async def create_session(
     return session_view(row)
 
 
-@router.get("")
+@router.get("", response_model=SessionList)
 async def list_sessions(
     services: ServicesDep,
     q: Annotated[str | None, Query(max_length=500)] = None,
@@ -42,7 +43,7 @@ async def list_sessions(
     return {"sessions": [session_view(r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.get("/{session_id}")
+@router.get("/{session_id}", response_model=SessionRead)
 async def get_session(
     session_id: str,
     services: ServicesDep,
@@ -61,7 +62,7 @@ async def get_session(
     }
 
 
-@router.patch("/{session_id}")
+@router.patch("/{session_id}", response_model=Session)
 async def patch_session(
     session_id: str, body: SessionPatch, services: ServicesDep
 ) -> dict[str, Any]:
@@ -70,7 +71,7 @@ async def patch_session(
     return session_view(row)
 
 
-@router.delete("/{session_id}")
+@router.delete("/{session_id}", response_model=Session | Purged)
 async def delete_session(
     session_id: str, services: ServicesDep, purge: bool = False
 ) -> dict[str, Any]:
@@ -81,13 +82,13 @@ async def delete_session(
     return session_view(await services.sessions.trash(session_id))
 
 
-@router.post("/{session_id}/restore")
+@router.post("/{session_id}/restore", response_model=Session)
 async def restore_session(session_id: str, services: ServicesDep) -> dict[str, Any]:
     """Take a session out of the trash."""
     return session_view(await services.sessions.restore(session_id))
 
 
-@router.post("/{session_id}/messages", status_code=202)
+@router.post("/{session_id}/messages", status_code=202, response_model=RunEnvelope)
 async def send_message(session_id: str, body: MessageCreate, services: ServicesDep) -> JSONResponse:
     """Send a message; the run is `running` at once or `queued` behind the active one."""
     run = await services.runs.submit(
@@ -99,7 +100,7 @@ async def send_message(session_id: str, body: MessageCreate, services: ServicesD
     return JSONResponse({"run": run_view(run)}, status_code=202)
 
 
-@router.post("/{session_id}/messages/{seq}/edit", status_code=202)
+@router.post("/{session_id}/messages/{seq}/edit", status_code=202, response_model=RunEnvelope)
 async def edit_message(
     session_id: str,
     seq: Annotated[int, Path(ge=1, le=MAX_SEQ)],
@@ -111,14 +112,14 @@ async def edit_message(
     return JSONResponse({"run": run_view(run)}, status_code=202)
 
 
-@router.post("/{session_id}/retry", status_code=202)
+@router.post("/{session_id}/retry", status_code=202, response_model=RunEnvelope)
 async def retry(session_id: str, services: ServicesDep) -> JSONResponse:
     """Supersede the last answer and answer the last user message again."""
     run = await services.runs.retry(session_id)
     return JSONResponse({"run": run_view(run)}, status_code=202)
 
 
-@router.get("/{session_id}/runs")
+@router.get("/{session_id}/runs", response_model=RunList)
 async def session_runs(
     session_id: str, services: ServicesDep, active: bool = False
 ) -> dict[str, Any]:

@@ -7,24 +7,25 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..deps import ServicesDep
+from ..responses import SettingsView
 from ..schemas import SettingsPatch
 
 router = APIRouter(prefix="/api/settings", tags=["settings"])
 
 
-@router.get("")
+@router.get("", response_model=SettingsView)
 async def get_settings(services: ServicesDep) -> dict[str, Any]:
     """The effective settings and the approvals remembered for every session."""
     return await services.preferences.view()
 
 
-@router.patch("")
+@router.patch("", response_model=SettingsView)
 async def patch_settings(body: SettingsPatch, services: ServicesDep) -> dict[str, Any]:
     """Change the default approval policy."""
     return await services.preferences.update(body.model_dump(exclude_unset=True))
 
 
-@router.delete("/always-allowed/{grant_id}")
+@router.delete("/always-allowed/{grant_id}", response_model=SettingsView)
 async def forget_grant(grant_id: str, services: ServicesDep) -> dict[str, Any]:
     """Stop always allowing what was approved with "always"."""
     await services.preferences.forget_grant(grant_id)

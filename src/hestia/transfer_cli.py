@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.console import Console
@@ -138,10 +138,10 @@ def export(
             if format == "json"
             else _encoded(exporter.markdown_chunks(session))
         )
-        target = output.open("wb") if output else sys.stdout.buffer
+        target = _open(output)
         try:
             async for chunk in chunks:
-                target.write(chunk)
+                _write(target, chunk, output)
         finally:
             if output:
                 target.close()
@@ -151,15 +151,27 @@ def export(
     try:
         asyncio.run(_with_database(settings, work))
     except HestiaError as exc:
-        if output and output.exists() and output.stat().st_size == 0:
-            output.unlink()
         raise _fail(exc.message) from None
-    except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
     if output:
         typer.echo(f"wrote {output}", err=True)
 
 
-async def _encoded(chunks):  # type: ignore[no-untyped-def]
+def _open(output: Path | None) -> BinaryIO:
+    if output is None:
+        return sys.stdout.buffer
+    try:
+        return output.open("wb")
+    except OSError as exc:
+        raise HestiaError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _write(target: BinaryIO, chunk: bytes, output: Path | None) -> None:
+    try:
+        target.write(chunk)
+    except OSError as exc:
+        raise HestiaError(f"cannot write {output or 'stdout'}: {exc.strerror or exc}") from None
+
+
+async def _encoded(chunks: AsyncIterator[str]) -> AsyncIterator[bytes]:
     async for chunk in chunks:
         yield chunk.encode()

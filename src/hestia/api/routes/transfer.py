@@ -39,7 +39,18 @@ async def export_session(
     )
 
 
-@router.post("/import", status_code=201)
+# The body is read raw (its format is detected), so its shape is documented here.
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A Hestia session export (format: hestia-session) or a hermes-webui "
+        "session file.",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.post("/import", status_code=201, openapi_extra=IMPORT_BODY)
 async def import_session(request: Request, services: ServicesDep) -> Any:
     """A new session from the JSON body (201), or the one this document made before (200)."""
     row, created = await import_bytes(services.db, await request.body())

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -50,6 +52,29 @@ def machine() -> dict[str, Any]:
     }
 
 
+def start_profiler(pid: int, name: str) -> subprocess.Popen[bytes] | None:
+    """`py-spy record` on the server (collapsed stacks under bench/results/), if asked for."""
+    if not PROFILE:
+        return None
+    out = RESULTS_DIR / f"profile-{name}-{datetime.now(UTC).strftime('%H%M%S')}.txt"
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    log(f"profiling into {out.relative_to(ROOT)}")
+    return subprocess.Popen(
+        ["py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "200", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_profiler(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+PROFILE = False
+
+
 async def run_backend(
     kind: str, profile: cases.Profile, only: set[str], provider: Provider, base: Path
 ) -> tuple[dict[str, Any], list[str]]:
@@ -74,10 +99,14 @@ async def run_backend(
                 for name, func in steps:
                     if name in only:
                         log(f"{kind}: {name}")
+                        profiler = start_profiler(server.pid, f"{name}-{kind}")
                         results[name] = await func(ctx)
+                        stop_profiler(profiler)
                 if only & {"fanin", "memory"}:
                     log(f"{kind}: fan-in + memory ({profile.fanin_runs} streams)")
+                    profiler = start_profiler(server.pid, f"fanin-{kind}")
                     results["fanin"] = await cases.fanin(ctx)
+                    stop_profiler(profiler)
                 errors += ctx.errors
             if "Traceback" in server.log():
                 errors.append(f"{kind}: the server log holds a traceback")
@@ -146,6 +175,8 @@ async def amain(args: argparse.Namespace) -> int:
     if args.drop_cache:
         await seed.drop_cache()
     profile = cases.FULL if args.full else cases.QUICK
+    if args.fanin_runs:
+        profile = dataclasses.replace(profile, fanin_runs=args.fanin_runs)
     only = set(NAMES) if not args.only else set(args.only)
     kinds = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     report: dict[str, Any] = {"profile": profile.name, "machine": machine(), "backends": {}}
@@ -188,4 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=NAMES, help="repeatable")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--drop-cache", action="store_true", help="re-seed the big database")
-    return asyncio.run(amain(parser.parse_args(argv)))
+    parser.add_argument("--profile", action="store_true", help="py-spy the server per benchmark")
+    parser.add_argument("--fanin-runs", type=int, help="override the fan-in concurrency")
+    args = parser.parse_args(argv)
+    global PROFILE
+    PROFILE = args.profile
+    return asyncio.run(amain(args))

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import openai
+import orjson
 from openai import AsyncOpenAI
 
 from ..errors import ProviderError
@@ -66,28 +67,35 @@ class OpenAICompatProvider:
         finish_reason: str | None = None
         calls: dict[int, dict[str, str]] = {}
         try:
-            stream = await self._client.chat.completions.create(**request)
-            async with stream:
-                async for chunk in stream:
-                    if not chunk.choices:
+            # The SDK sends the request and maps HTTP errors; the chunks are read here as plain
+            # JSON, because building the SDK's pydantic objects cost most of a token's CPU time.
+            raw = self._client.chat.completions.with_streaming_response.create(**request)
+            async with raw as response:
+                async for chunk in _chunks(response):
+                    choices = chunk.get("choices")
+                    if not choices:
                         continue
-                    choice = chunk.choices[0]
-                    delta = choice.delta
-                    reasoning = _reasoning_of(delta)
-                    if reasoning:
+                    choice = choices[0]
+                    delta = choice.get("delta") or {}
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                    if reasoning and isinstance(reasoning, str):
                         yield ReasoningDelta(reasoning)
-                    if delta is not None and delta.content:
-                        yield TextDelta(delta.content)
-                    for piece in (delta.tool_calls if delta is not None else None) or ():
+                    content = delta.get("content")
+                    if content:
+                        yield TextDelta(content)
+                    for piece in delta.get("tool_calls") or ():
                         # Calls arrive in pieces keyed by index: id and name first, then the
                         # arguments text in fragments.
-                        call = calls.setdefault(piece.index, {"id": "", "name": "", "args": ""})
-                        call["id"] = piece.id or call["id"]
-                        if piece.function is not None:
-                            call["name"] += piece.function.name or ""
-                            call["args"] += piece.function.arguments or ""
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
+                        call = calls.setdefault(
+                            piece.get("index", 0), {"id": "", "name": "", "args": ""}
+                        )
+                        call["id"] = piece.get("id") or call["id"]
+                        function = piece.get("function")
+                        if function:
+                            call["name"] += function.get("name") or ""
+                            call["args"] += function.get("arguments") or ""
+                    if choice.get("finish_reason"):
+                        finish_reason = choice["finish_reason"]
         except ProviderError:
             raise
         except Exception as exc:  # every failure of the SDK or the wire ends here
@@ -228,13 +236,37 @@ def _is_transport_error(exc: BaseException) -> bool:
     return type(exc).__module__.split(".")[0] in ("httpx", "httpx2")
 
 
-def _reasoning_of(delta: Any) -> str | None:
-    # Not in the OpenAI schema: DeepSeek, vLLM, llama.cpp and others send it as an extra field.
-    if delta is None:
-        return None
-    extra = getattr(delta, "model_extra", None) or {}
-    value = extra.get("reasoning_content") or extra.get("reasoning")
-    return value if isinstance(value, str) and value else None
+async def _chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
+    """The JSON chunks of a Chat Completions SSE body, up to `[DONE]`.
+
+    Like the SDK's own stream: an `error` object in the stream raises `openai.APIError`, and a
+    chunk that is not JSON raises a ValueError.
+    """
+    data: list[str] = []
+    event = None
+    async for line in response.iter_lines():
+        if line:
+            if line.startswith("data:"):
+                data.append(line[5:].lstrip(" ") if len(line) > 5 else "")
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            continue
+        if not data:
+            continue
+        text = "\n".join(data)
+        data = []
+        if text.startswith("[DONE]"):
+            return
+        chunk = orjson.loads(text)
+        if isinstance(chunk, dict) and (chunk.get("error") or event == "error"):
+            error = chunk.get("error")
+            message = error.get("message") if isinstance(error, dict) else None
+            if not isinstance(message, str) or not message:
+                message = "An error occurred during streaming"
+            raise openai.APIError(message, response.http_request, body=error)
+        event = None
+        if isinstance(chunk, dict):
+            yield chunk
 
 
 def _to_openai(message: ChatMessage) -> dict[str, Any]:

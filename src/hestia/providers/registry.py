@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from ..config import Settings
-from .anthropic import AnthropicProvider
 from .base import Provider, ProviderStatus
 from .openai_compat import OpenAICompatProvider
 
@@ -34,6 +33,9 @@ class ProviderRegistry:
             or settings.anthropic_base_url
             or settings.provider == "anthropic"
         ):
+            # Imported only when configured: the SDK costs ~1 s of start-up and ~30 MB of RSS.
+            from .anthropic import AnthropicProvider
+
             providers.append(
                 AnthropicProvider(
                     api_key=settings.anthropic_api_key,

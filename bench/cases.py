@@ -85,6 +85,14 @@ def _script(tokens: int, rate: float) -> str:
     return directive("bench", tokens=tokens, delay=1 / rate)
 
 
+async def warm_up(ctx: Context) -> None:
+    """One short run, so that what loads lazily has loaded."""
+    session_id = await new_session(ctx.client)
+    _, stream = await run_through_hestia(ctx.client, session_id, _script(5, 1000))
+    ctx.check_stream("warm-up", stream, 5)
+    await asyncio.sleep(0.5)
+
+
 # --------------------------------------------------------------------------- relay
 
 

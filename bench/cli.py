@@ -90,6 +90,8 @@ async def run_backend(
             server.start()
             async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
                 ctx = cases.Context(profile, kind, provider, server, client, base, backend.name)
+                # Idle means after one small run: the provider SDK loads once the server is up.
+                await cases.warm_up(ctx)
                 ctx.idle_rss = rss_bytes(server.pid)
                 steps = [
                     ("durability", cases.durability),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import Settings
 from .core.agent import Agent
@@ -34,6 +35,7 @@ class Services:
     approvals: Approvals
     preferences: SettingsService
     files: FileService
+    warming: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, *, providers: ProviderRegistry | None = None) -> Services:
@@ -68,10 +70,14 @@ class Services:
         prepare_data_dir(self.settings)
         await migrate.upgrade(self.db)
         await self.runs.startup()
+        # The provider SDKs load in the background: the server answers before they are ready.
+        self.warming = asyncio.create_task(self.providers.warm(), name="provider-warm-up")
 
     async def stop(self) -> None:
         """End this process's runs as interrupted and close connections."""
         await self.runs.shutdown()
+        if self.warming is not None:
+            await asyncio.gather(self.warming, return_exceptions=True)
         await self.providers.aclose()
         await self.db.dispose()
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 import orjson
-from openai import AsyncOpenAI
 
 from ..errors import ProviderError
+
+if TYPE_CHECKING:
+    import openai
+
 from .base import (
     ChatMessage,
     Finished,
@@ -31,17 +33,32 @@ class OpenAICompatProvider:
     def __init__(self, *, base_url: str, api_key: str | None, timeout: float) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
-        self._client = AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=api_key or "not-needed",
-            timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
-            max_retries=0,
-        )
+        self._api_key = api_key
+        self._sdk_client: Any = None
+
+    @property
+    def _client(self) -> Any:
+        """The SDK client, made on first use: importing the SDK costs most of a second."""
+        if self._sdk_client is None:
+            import openai
+
+            # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
+            self._sdk_client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=self._api_key or "not-needed",
+                timeout=openai.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+                max_retries=0,
+            )
+        return self._sdk_client
+
+    def warm(self) -> None:
+        """Import the SDK ahead of the first request (called in a thread once serving)."""
+        import openai  # noqa: F401
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
-        await self._client.close()
+        if self._sdk_client is not None:
+            await self._sdk_client.close()
 
     async def stream(
         self, messages: list[ChatMessage], *, model: str, tools: Sequence[ToolSpec] = ()
@@ -125,6 +142,8 @@ class OpenAICompatProvider:
         return status
 
     def _explain(self, exc: BaseException, model: str | None) -> ProviderError:
+        import openai
+
         where = f"the model provider at {self.base_url}"
         if isinstance(exc, openai.APITimeoutError) or "Timeout" in type(exc).__name__:
             return ProviderError(
@@ -259,6 +278,8 @@ async def _chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
             return
         chunk = orjson.loads(text)
         if isinstance(chunk, dict) and (chunk.get("error") or event == "error"):
+            import openai
+
             error = chunk.get("error")
             message = error.get("message") if isinstance(error, dict) else None
             if not isinstance(message, str) or not message:

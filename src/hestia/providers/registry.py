@@ -65,6 +65,13 @@ class ProviderRegistry:
         """Every provider's models, asked concurrently."""
         return list(await asyncio.gather(*(p.list_models() for p in self._providers)))
 
+    async def warm(self) -> None:
+        """Load the providers' SDKs in a thread, so start-up does not wait for them."""
+        for provider in self._providers:
+            warm = getattr(provider, "warm", None)
+            if warm is not None:
+                await asyncio.to_thread(warm)
+
     async def aclose(self) -> None:
         """Close every provider's connections."""
         for provider in self._providers:

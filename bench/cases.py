@@ -17,16 +17,18 @@ import httpx
 
 from .client import (
     Stream,
+    added_gaps,
     direct_stream,
     directive,
     expected_text,
-    gaps,
+    latencies,
     median,
     ms,
     new_session,
     pct,
     read_sse,
     run_through_hestia,
+    stamped_ok,
 )
 from .harness import Provider, Server, cpu_seconds, pg_fetch, rss_bytes, write_bytes
 
@@ -70,18 +72,23 @@ class Context:
     errors: list[str] = field(default_factory=list)
     log: Any = print
 
-    def check_stream(self, what: str, stream: Stream, tokens: int) -> None:
+    def check_stream(self, what: str, stream: Stream, tokens: int, stamped: bool = False) -> None:
         """Record an error unless the run completed with exactly the text streamed (I4)."""
         if stream.error:
             self.errors.append(f"{what}: {stream.error}")
         elif stream.terminal != "run.completed":
             self.errors.append(f"{what}: ended with {stream.terminal}")
+        elif stamped:
+            if not stamped_ok(stream, tokens):
+                self.errors.append(f"{what}: lost or reordered tokens")
         elif "".join(stream.text) != expected_text(tokens):
             got = len("".join(stream.text))
             self.errors.append(f"{what}: lost tokens ({got} of {len(expected_text(tokens))} chars)")
 
 
-def _script(tokens: int, rate: float) -> str:
+def _script(tokens: int, rate: float, stamp: bool = False) -> str:
+    if stamp:
+        return directive("bench", tokens=tokens, delay=1 / rate, stamp=True)
     return directive("bench", tokens=tokens, delay=1 / rate)
 
 
@@ -97,27 +104,34 @@ async def warm_up(ctx: Context) -> None:
 
 
 async def relay(ctx: Context) -> dict[str, Any]:
-    """TTFT and last token through Hestia vs straight from the provider."""
+    """TTFT and last token through Hestia vs straight from the provider.
+
+    TTFT is compared directly (both clocks start at the request). For the last token the
+    provider's own pace would swamp the difference on a busy machine, so each token carries
+    the time it was sent: added last = added TTFT + (how late the last token arrived through
+    Hestia - how late it arrived straight from the provider).
+    """
     p = ctx.profile
-    content = _script(p.relay_tokens, p.relay_rate)
-    direct_first, direct_last, hestia_first, hestia_last = [], [], [], []
+    content = _script(p.relay_tokens, p.relay_rate, stamp=True)
+    direct_first, direct_total, direct_late, hestia_first, hestia_late = [], [], [], [], []
     async with httpx.AsyncClient() as raw:
         for i in range(p.relay_runs + 1):  # the first pair warms both paths up
             direct = await direct_stream(raw, ctx.provider.url, content)
             session_id = await new_session(ctx.client)
             _, through = await run_through_hestia(ctx.client, session_id, content)
-            ctx.check_stream("relay", through, p.relay_tokens)
-            if direct.error or not direct.delta_times or not through.delta_times:
-                ctx.errors.append(f"relay: no tokens ({direct.error})")
+            ctx.check_stream("relay", through, p.relay_tokens, stamped=True)
+            if not stamped_ok(direct, p.relay_tokens) or not through.delta_times:
+                ctx.errors.append(f"relay: tokens missing ({direct.error})")
                 continue
             if i == 0:
                 continue
             direct_first.append(direct.delta_times[0] - direct.started)
-            direct_last.append(direct.delta_times[-1] - direct.started)
+            direct_total.append(direct.delta_times[-1] - direct.started)
+            direct_late.append(latencies(direct)[-1])
             hestia_first.append(through.delta_times[0] - through.started)
-            hestia_last.append(through.delta_times[-1] - through.started)
+            hestia_late.append(latencies(through)[-1])
     added_first = (median(hestia_first) or 0) - (median(direct_first) or 0)
-    added_last = (median(hestia_last) or 0) - (median(direct_last) or 0)
+    added_last = added_first + (median(hestia_late) or 0) - (median(direct_late) or 0)
     return {
         "runs": len(hestia_first),
         "tokens": p.relay_tokens,
@@ -126,11 +140,12 @@ async def relay(ctx: Context) -> dict[str, Any]:
         "hestia_first_ms_p50": ms(median(hestia_first)),
         "hestia_first_ms_p99": ms(pct(hestia_first, 99)),
         "added_first_ms_p50": ms(added_first),
-        "direct_last_ms_p50": ms(median(direct_last)),
-        "hestia_last_ms_p50": ms(median(hestia_last)),
-        "hestia_last_ms_p99": ms(pct(hestia_last, 99)),
+        "direct_total_ms_p50": ms(median(direct_total)),
+        "direct_last_late_ms_p50": ms(median(direct_late)),
+        "hestia_last_late_ms_p50": ms(median(hestia_late)),
+        "hestia_last_late_ms_p99": ms(pct(hestia_late, 99)),
         "added_last_ms_p50": ms(added_last),
-        "added_last_pct": round(100 * added_last / (median(direct_last) or 1), 2),
+        "added_last_pct": round(100 * added_last / (median(direct_total) or 1), 2),
     }
 
 
@@ -140,17 +155,16 @@ async def relay(ctx: Context) -> dict[str, Any]:
 async def fanin(ctx: Context) -> dict[str, Any]:
     """N concurrent runs in N sessions, one SSE reader each; gaps, errors, CPU, memory."""
     p = ctx.profile
-    nominal = 1 / p.fanin_rate
-    content = _script(p.fanin_tokens, p.fanin_rate)
+    content = _script(p.fanin_tokens, p.fanin_rate, stamp=True)
     limits = httpx.Limits(max_connections=p.fanin_runs + 20, max_keepalive_connections=50)
     async with httpx.AsyncClient(limits=limits) as raw:
         direct = await asyncio.gather(
             *(direct_stream(raw, ctx.provider.url, content) for _ in range(p.fanin_runs))
         )
-    direct_gaps = [g for s in direct for g in gaps(s, nominal)]
     for s in direct:
-        if s.error or "".join(s.text) != expected_text(p.fanin_tokens):
+        if s.error or not stamped_ok(s, p.fanin_tokens):
             ctx.errors.append(f"fan-in direct: {s.error or 'short stream'}")
+    direct_gaps = [g for s in direct for g in added_gaps(s)]
 
     async with httpx.AsyncClient(base_url=ctx.server.url, limits=limits, timeout=120) as client:
         sessions = [await new_session(client, f"fan-in {i}") for i in range(p.fanin_runs)]
@@ -180,22 +194,27 @@ async def fanin(ctx: Context) -> dict[str, Any]:
             ctx.errors.append(f"fan-in: {type(result).__name__}: {result}")
             continue
         _, stream = result
-        ctx.check_stream("fan-in", stream, p.fanin_tokens)
+        ctx.check_stream("fan-in", stream, p.fanin_tokens, stamped=True)
         streams.append(stream)
-    hestia_gaps = [g for s in streams for g in gaps(s, nominal)]
-    tokens = sum(len(s.delta_times) for s in streams)
-    p99_direct, p99_hestia = pct(direct_gaps, 99), pct(hestia_gaps, 99)
+    ok = [s for s in streams if stamped_ok(s, p.fanin_tokens)]
+    hestia_gaps = [g for s in ok for g in added_gaps(s)]
+    late = [t for s in ok for t in latencies(s)]
+    tokens = p.fanin_tokens * len(ok)
     return {
         "runs": p.fanin_runs,
         "tokens_each": p.fanin_tokens,
         "tok_per_s": p.fanin_rate,
         "errors": sum(1 for e in ctx.errors if e.startswith("fan-in")),
         "wall_s": round(wall, 2),
-        "direct_gap_ms_p50": ms(median(direct_gaps)),
-        "direct_gap_ms_p99": ms(p99_direct),
-        "hestia_gap_ms_p50": ms(median(hestia_gaps)),
-        "hestia_gap_ms_p99": ms(p99_hestia),
-        "added_gap_ms_p99": ms((p99_hestia or 0) - (p99_direct or 0)),
+        "nominal_s": round(p.fanin_tokens / p.fanin_rate, 2),
+        # Gap at the reader minus gap at the provider, per token; "direct" is the harness's
+        # own floor (the same readers straight on the provider).
+        "direct_added_gap_ms_p50": ms(median(direct_gaps)),
+        "direct_added_gap_ms_p99": ms(pct(direct_gaps, 99)),
+        "added_gap_ms_p50": ms(median(hestia_gaps)),
+        "added_gap_ms_p99": ms(pct(hestia_gaps, 99)),
+        "token_late_ms_p50": ms(median(late)),
+        "token_late_ms_p99": ms(pct(late, 99)),
         "server_cpu_s": round(cpu1 - cpu0, 2),
         "cpu_s_per_1k_tokens": round((cpu1 - cpu0) / max(tokens, 1) * 1000, 4),
         "rss_idle_mb": round(ctx.idle_rss / 2**20, 1),

@@ -46,6 +46,7 @@ class Stream:
     started: float
     first_event: float | None = None
     delta_times: list[float] = field(default_factory=list)
+    arrivals_ns: list[int] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
@@ -86,6 +87,7 @@ async def read_sse(
                     stream.types.append(event_type)
                     if event_type == "message.delta":
                         stream.delta_times.append(now)
+                        stream.arrivals_ns.append(time.monotonic_ns())
                         stream.text.append(orjson.loads(data)["text"])
                     event_type, data = "message", ""
                     if stop_after is not None and len(stream.types) >= stop_after:
@@ -141,13 +143,44 @@ async def direct_stream(client: httpx.AsyncClient, provider_url: str, content: s
                     if stream.first_event is None:
                         stream.first_event = now
                     stream.delta_times.append(now)
+                    stream.arrivals_ns.append(time.monotonic_ns())
                     stream.text.append(text)
     except httpx.HTTPError as exc:
         stream.error = f"{type(exc).__name__}: {exc}"
     return stream
 
 
-def gaps(stream: Stream, nominal: float) -> list[float]:
-    """Inter-token gaps beyond the provider's own `nominal` delay (seconds)."""
-    times = stream.delta_times
-    return [times[i] - times[i - 1] - nominal for i in range(1, len(times))]
+def stamps(stream: Stream) -> list[tuple[int, int, int]]:
+    """`(index, sent_ns, arrived_ns)` per token of a stream of stamped tokens ("i@ns ").
+
+    A delta may carry several tokens (Hestia may join deltas that were waiting together);
+    each token keeps the arrival time of its delta.
+    """
+    out: list[tuple[int, int, int]] = []
+    for text, arrived in zip(stream.text, stream.arrivals_ns, strict=True):
+        for token in text.split():
+            index, _, sent = token.partition("@")
+            out.append((int(index), int(sent), arrived))
+    return out
+
+
+def stamped_ok(stream: Stream, tokens: int) -> bool:
+    """Every stamped token arrived once, in order."""
+    try:
+        return [i for i, _, _ in stamps(stream)] == list(range(tokens))
+    except ValueError:
+        return False
+
+
+def latencies(stream: Stream) -> list[float]:
+    """Seconds from the provider sending each token to the reader having it."""
+    return [(arrived - sent) / 1e9 for _, sent, arrived in stamps(stream)]
+
+
+def added_gaps(stream: Stream) -> list[float]:
+    """Per token: the gap since the previous token at the reader minus the gap at the provider."""
+    seen = stamps(stream)
+    return [
+        ((seen[i][2] - seen[i - 1][2]) - (seen[i][1] - seen[i - 1][1])) / 1e9
+        for i in range(1, len(seen))
+    ]

@@ -245,8 +245,11 @@ class Strace:
     def stop(self) -> dict[str, int] | None:
         if self.process is None:
             return None
-        self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=20)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=20)
+        if not self.out.exists():  # could not attach (ptrace not allowed here)
+            return None
         counts: dict[str, int] = {}
         for line in self.out.read_text().splitlines():
             parts = line.split()

@@ -460,7 +460,8 @@ class RunExecution:
         if time.monotonic() >= self._lease_due:
             values["lease_expires_at"] = now + timedelta(seconds=self._lease_seconds)
             self._lease_due = time.monotonic() + self._lease_seconds / 3
-        async with self._db.write() as conn:
+        # Only the run's last flush waits for the disk; see Database.write.
+        async with self._db.write(durable=run_values is not None) as conn:
             cancel_requested = await run_store.renew(
                 conn, run_id=self.ctx.run_id, owner=self.ctx.owner, values=values
             )

@@ -21,6 +21,7 @@ from ..store.db import Database
 TERMINAL_EVENTS = frozenset({"run.completed", "run.failed", "run.cancelled", "run.interrupted"})
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "interrupted"})
 SUBSCRIBER_QUEUE = 2048
+FIRST_PAGE, PAGE = 100, 1000  # events read from the store at a time when catching up
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,9 @@ async def follow(
 ) -> AsyncIterator[Event]:
     """Every event of the run after `after`, in order, ending with the terminal event."""
     last = after
-    ended = await _ended_behind(db, run_id, last)
+    # A run this process is streaming has not ended, or its end is still in the backlog: the
+    # store need not be asked (it saves a read before a live stream's first event).
+    ended = None if bus.is_local(run_id) else await _ended_behind(db, run_id, last)
     if ended is not None:
         if after > ended.id:
             yield ended  # only after a crash (see _ended_behind)
@@ -150,14 +153,19 @@ async def follow(
 
 
 async def _catch_up(db: Database, subscription: Subscription, last: int) -> AsyncIterator[Event]:
+    # A small first page gets a reconnecting client its first event sooner.
+    limit = FIRST_PAGE
     while True:
         async with db.read() as conn:
-            rows = await event_store.after(conn, run_id=subscription.run_id, after_id=last)
+            rows = await event_store.after(
+                conn, run_id=subscription.run_id, after_id=last, limit=limit
+            )
         for event_id, type_, data in rows:
             yield Event(event_id, type_, data)
             last = event_id
-        if len(rows) < 1000:
+        if len(rows) < limit:
             break
+        limit = PAGE
     for event in subscription.backlog:
         if event.id == last + 1:
             yield event

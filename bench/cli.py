@@ -143,6 +143,7 @@ ROWS = (
     ("relay", "added_first_ms_p50", "relay: added TTFT p50 (ms)", "< 5"),
     ("relay", "added_last_pct", "relay: added last token p50 (%)", "< 5"),
     ("fanin", "added_gap_ms_p99", "fan-in: added gap p99 (ms)", "< 25"),
+    ("fanin", "token_late_ms_p50", "fan-in: token late p50 (ms)", "report"),
     ("fanin", "errors", "fan-in: errors", "0"),
     ("fanin", "cpu_s_per_1k_tokens", "fan-in: CPU s / 1k tokens", "report"),
     ("bigdata", "list_ms_p50", "big: list first page p50 (ms)", "< 10"),

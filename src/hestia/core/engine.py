@@ -189,11 +189,7 @@ class RunExecution:
                     return "failed", error.to_dict(), None
                 if isinstance(item, HestiaError):
                     return "failed", item.to_dict(), None
-                if isinstance(item, TextDelta):
-                    self._add_text(item.text)
-                elif isinstance(item, ReasoningDelta):
-                    self._emit("reasoning.delta", {"text": item.text})
-                elif isinstance(item, Finished):
+                if isinstance(item, Finished):
                     finished = item
                 if time.monotonic() - self._last_flush >= self._flush_interval:
                     await self._flush()
@@ -207,6 +203,13 @@ class RunExecution:
         try:
             stream = self._provider.stream(history, model=self.ctx.model, tools=tools)
             async for item in stream:
+                # Deltas go live here, not in the consumer, so they never wait for a flush
+                # (whose database write can queue behind other runs'); the next flush stores
+                # them. The queue item only wakes the consumer to keep the flush deadline.
+                if isinstance(item, TextDelta):
+                    self._add_text(item.text)
+                elif isinstance(item, ReasoningDelta):
+                    self._emit("reasoning.delta", {"text": item.text})
                 queue.put_nowait(item)
         except asyncio.CancelledError:
             raise
@@ -450,6 +453,8 @@ class RunExecution:
         `close` ends the current message with a status and parts; `run_values` ends the run;
         `extra` writes more rows in the same transaction.
         """
+        # A snapshot: the producer may add deltas while this write is in flight.
+        stored, stored_text = len(self._pending), len(self._pending_text)
         events = [(e.id, e.type, e.data) for e in self._pending]
         text = "".join(self._pending_text)
         now = utcnow()
@@ -482,8 +487,8 @@ class RunExecution:
                 await session_store.update(
                     conn, session_id=self.ctx.session_id, values={"updated_at": now}
                 )
-        self._pending.clear()
-        self._pending_text.clear()
+        del self._pending[:stored]
+        del self._pending_text[:stored_text]
         self._last_flush = time.monotonic()
         self._bus.flushed(self.ctx.run_id, last_id)
         if cancel_requested and run_values is None:

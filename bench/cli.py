@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from . import cases, seed
+from . import bigdata, cases, seed
 from .harness import ROOT, Backend, Provider, Server, backend_available, remove, rss_bytes, work_dir
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -131,7 +131,7 @@ async def run_backend(
             server.start(timeout=300)
             async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
                 ctx = cases.Context(profile, kind, provider, server, client, base, backend.name)
-                results["bigdata"] = await cases.bigdata(ctx, info)
+                results["bigdata"] = await bigdata.bigdata(ctx, info)
                 errors += ctx.errors
         finally:
             server.stop()

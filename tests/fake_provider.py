@@ -48,6 +48,10 @@ Directive keys (all optional):
     an ``overloaded_error``), as providers report failures after the response has begun.
 ``fail_after`` (int, default 3)
     How many deltas ``break``/``malformed``/``hang``/``stream_error`` send before failing.
+``stamp`` (bool, default false; OpenAI only)
+    For benchmarks: each content delta's text becomes ``"<i>@<ns> "``, its index and the
+    ``time.monotonic_ns()`` at which it was sent, so a reader on the same machine can tell how
+    late it arrived.
 
 Independently of directives: ``Authorization: Bearer bad-key`` gets a 401 and the model
 ``"missing-model"`` a 404, as OpenAI would answer.
@@ -122,6 +126,7 @@ _ALLOWED_KEYS = frozenset(
         "steps",
         "fail",
         "fail_after",
+        "stamp",
     }
 )
 _INHERITED_STEP_KEYS = ("delay", "first_delay")
@@ -157,6 +162,7 @@ class Script:
     first_delay: float = 0.0
     fail: str | None = None
     fail_after: int = DEFAULT_FAIL_AFTER
+    stamp: bool = False
 
     @property
     def finish_reason(self) -> str:
@@ -302,6 +308,7 @@ def parse_script(directive: dict[str, Any], user_text: str) -> Script:
         first_delay=_number(directive, "first_delay", 0.0),
         fail=fail,
         fail_after=_count(directive, "fail_after", DEFAULT_FAIL_AFTER) or 0,
+        stamp=bool(directive.get("stamp", False)),
     )
 
 
@@ -594,6 +601,8 @@ async def stream_events(
     yield _sse(factory.chunk({"role": "assistant", "content": ""}))
     for i, delta in enumerate(deltas):
         await state.sleep(script.first_delay if i == 0 else script.delay)
+        if script.stamp and "content" in delta:
+            delta = {"content": f"{i}@{time.monotonic_ns()} "}
         yield _sse(factory.chunk(delta))
     if script.fail == "break":
         raise _AbortStream("scripted connection break")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import Settings
 from .core.agent import Agent
@@ -36,6 +37,7 @@ class Services:
     preferences: SettingsService
     files: FileService
     auth: AuthService
+    warming: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, *, providers: ProviderRegistry | None = None) -> Services:
@@ -72,10 +74,14 @@ class Services:
         await migrate.upgrade(self.db)
         await self.auth.startup()
         await self.runs.startup()
+        # The provider SDKs load in the background: the server answers before they are ready.
+        self.warming = asyncio.create_task(self.providers.warm(), name="provider-warm-up")
 
     async def stop(self) -> None:
         """End this process's runs as interrupted and close connections."""
         await self.runs.shutdown()
+        if self.warming is not None:
+            await asyncio.gather(self.warming, return_exceptions=True)
         await self.providers.aclose()
         await self.db.dispose()
 

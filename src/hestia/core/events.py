@@ -21,6 +21,7 @@ from ..store.db import Database
 TERMINAL_EVENTS = frozenset({"run.completed", "run.failed", "run.cancelled", "run.interrupted"})
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "interrupted"})
 SUBSCRIBER_QUEUE = 2048
+FIRST_PAGE, PAGE = 100, 1000  # events read from the store at a time when catching up
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,19 +112,32 @@ async def follow(
     db: Database, bus: EventBus, run_id: str, *, after: int, poll_seconds: float = 0.5
 ) -> AsyncIterator[Event]:
     """Every event of the run after `after`, in order, ending with the terminal event."""
+    async for batch in follow_batches(db, bus, run_id, after=after, poll_seconds=poll_seconds):
+        for event in batch:
+            yield event
+
+
+async def follow_batches(
+    db: Database, bus: EventBus, run_id: str, *, after: int, poll_seconds: float = 0.5
+) -> AsyncIterator[list[Event]]:
+    """`follow` in lists: what is ready at once (a page of the store, the live events already
+    queued) comes together, so a stream sends it in one write instead of one per event."""
     last = after
-    ended = await _ended_behind(db, run_id, last)
+    # A run this process is streaming has not ended, or its end is still in the backlog: the
+    # store need not be asked (it saves a read before a live stream's first event).
+    ended = None if bus.is_local(run_id) else await _ended_behind(db, run_id, last)
     if ended is not None:
         if after > ended.id:
-            yield ended  # only after a crash (see _ended_behind)
+            yield [ended]  # only after a crash (see _ended_behind)
         return
     while True:
         subscription = bus.subscribe(run_id)
         try:
-            async for event in _catch_up(db, subscription, last):
-                yield event
-                last = event.id
-                if event.terminal:
+            async for batch in _catch_up(db, subscription, last):
+                batch = _until_terminal(batch)
+                yield batch
+                last = batch[-1].id
+                if batch[-1].terminal:
                     return
             while not subscription.lagged:
                 event = await _next_live(subscription, poll_seconds)
@@ -131,37 +145,72 @@ async def follow(
                     if bus.is_local(run_id):
                         continue
                     break  # not ours: poll the store
-                if event.id <= last:
-                    continue
-                if event.id != last + 1:
-                    break  # should not happen; resynchronise from the store
-                yield event
-                last = event.id
-                if event.terminal:
-                    return
+                batch: list[Event] = []
+                resync = False
+                while event is not None:
+                    if event.id > last:
+                        if event.id != last + 1:
+                            resync = True  # should not happen; resynchronise from the store
+                            break
+                        batch.append(event)
+                        last = event.id
+                        if event.terminal:
+                            break
+                    event = _ready(subscription)
+                if batch:
+                    yield batch
+                    if batch[-1].terminal:
+                        return
+                if resync:
+                    break
             if not bus.is_local(run_id):
                 ended = await _ended_behind(db, run_id, last)
                 if ended is not None:
                     if last > ended.id:
-                        yield ended
+                        yield [ended]
                     return
         finally:
             bus.unsubscribe(subscription)
 
 
-async def _catch_up(db: Database, subscription: Subscription, last: int) -> AsyncIterator[Event]:
+def _until_terminal(batch: list[Event]) -> list[Event]:
+    for index, event in enumerate(batch):
+        if event.terminal:
+            return batch[: index + 1]
+    return batch
+
+
+def _ready(subscription: Subscription) -> Event | None:
+    """The next queued live event if one is waiting already."""
+    try:
+        return subscription.queue.get_nowait()
+    except asyncio.QueueEmpty:
+        return None
+
+
+async def _catch_up(
+    db: Database, subscription: Subscription, last: int
+) -> AsyncIterator[list[Event]]:
+    # A small first page gets a reconnecting client its first event sooner.
+    limit = FIRST_PAGE
     while True:
         async with db.read() as conn:
-            rows = await event_store.after(conn, run_id=subscription.run_id, after_id=last)
-        for event_id, type_, data in rows:
-            yield Event(event_id, type_, data)
-            last = event_id
-        if len(rows) < 1000:
+            rows = await event_store.after(
+                conn, run_id=subscription.run_id, after_id=last, limit=limit
+            )
+        if rows:
+            yield [Event(event_id, type_, data) for event_id, type_, data in rows]
+            last = rows[-1][0]
+        if len(rows) < limit:
             break
+        limit = PAGE
+    backlog: list[Event] = []
     for event in subscription.backlog:
         if event.id == last + 1:
-            yield event
+            backlog.append(event)
             last = event.id
+    if backlog:
+        yield backlog
 
 
 async def _next_live(subscription: Subscription, wait: float) -> Event | None:

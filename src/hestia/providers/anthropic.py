@@ -51,7 +51,7 @@ class AnthropicProvider:
             max_retries=0,
         )
         self._explain = Explainer(
-            sdk=anthropic,
+            sdk="anthropic",
             where=f"the Anthropic API at {self.base_url}",
             timeout=timeout,
             key_setting="ANTHROPIC_API_KEY",

@@ -7,8 +7,8 @@ each provider passes its SDK module and the settings a person would fix.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 from ..errors import ProviderError
@@ -16,9 +16,13 @@ from ..errors import ProviderError
 
 @dataclass(frozen=True, slots=True)
 class Explainer:
-    """Explains one provider's failures: its SDK, where it is, and which settings to check."""
+    """Explains one provider's failures: its SDK, where it is, and which settings to check.
 
-    sdk: ModuleType
+    `sdk` is the SDK's module name: it is imported only when there is a failure to explain,
+    so building a provider does not load the SDK (start-up time).
+    """
+
+    sdk: str
     where: str
     timeout: float
     key_setting: str
@@ -26,7 +30,7 @@ class Explainer:
 
     def __call__(self, exc: BaseException, model: str | None) -> ProviderError:
         """The `ProviderError` for `exc`, raised while asking for `model` (None: the list)."""
-        sdk, where = self.sdk, self.where
+        sdk, where = importlib.import_module(self.sdk), self.where
         if isinstance(exc, sdk.APITimeoutError) or "Timeout" in type(exc).__name__:
             seconds = f"{self.timeout:g} second{'' if self.timeout == 1 else 's'}"
             return ProviderError(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import openai
-from openai import AsyncOpenAI
+import orjson
 
 from ..errors import ProviderError
 from .base import (
@@ -31,24 +30,39 @@ class OpenAICompatProvider:
     def __init__(self, *, base_url: str, api_key: str | None, timeout: float) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
-        self._client = AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=api_key or "not-needed",
-            timeout=openai.Timeout(timeout, connect=min(timeout, 10.0)),
-            max_retries=0,
-        )
+        self._api_key = api_key
+        self._sdk_client: Any = None
         self._explain = Explainer(
-            sdk=openai,
+            sdk="openai",
             where=f"the model provider at {self.base_url}",
             timeout=timeout,
             key_setting="HESTIA_OPENAI_API_KEY",
             url_setting="HESTIA_OPENAI_BASE_URL",
         )
 
+    @property
+    def _client(self) -> Any:
+        """The SDK client, made on first use: importing the SDK costs most of a second."""
+        if self._sdk_client is None:
+            import openai
+
+            # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
+            self._sdk_client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=self._api_key or "not-needed",
+                timeout=openai.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+                max_retries=0,
+            )
+        return self._sdk_client
+
+    def warm(self) -> None:
+        """Import the SDK ahead of the first request (called in a thread once serving)."""
+        import openai  # noqa: F401
+
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
-        await self._client.close()
+        if self._sdk_client is not None:
+            await self._sdk_client.close()
 
     async def stream(
         self, messages: list[ChatMessage], *, model: str, tools: Sequence[ToolSpec] = ()
@@ -74,28 +88,35 @@ class OpenAICompatProvider:
         finish_reason: str | None = None
         calls: dict[int, dict[str, str]] = {}
         try:
-            stream = await self._client.chat.completions.create(**request)
-            async with stream:
-                async for chunk in stream:
-                    if not chunk.choices:
+            # The SDK sends the request and maps HTTP errors; the chunks are read here as plain
+            # JSON, because building the SDK's pydantic objects cost most of a token's CPU time.
+            raw = self._client.chat.completions.with_streaming_response.create(**request)
+            async with raw as response:
+                async for chunk in _chunks(response):
+                    choices = chunk.get("choices")
+                    if not choices:
                         continue
-                    choice = chunk.choices[0]
-                    delta = choice.delta
-                    reasoning = _reasoning_of(delta)
-                    if reasoning:
+                    choice = choices[0]
+                    delta = choice.get("delta") or {}
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                    if reasoning and isinstance(reasoning, str):
                         yield ReasoningDelta(reasoning)
-                    if delta is not None and delta.content:
-                        yield TextDelta(delta.content)
-                    for piece in (delta.tool_calls if delta is not None else None) or ():
+                    content = delta.get("content")
+                    if content:
+                        yield TextDelta(content)
+                    for piece in delta.get("tool_calls") or ():
                         # Calls arrive in pieces keyed by index: id and name first, then the
                         # arguments text in fragments.
-                        call = calls.setdefault(piece.index, {"id": "", "name": "", "args": ""})
-                        call["id"] = piece.id or call["id"]
-                        if piece.function is not None:
-                            call["name"] += piece.function.name or ""
-                            call["args"] += piece.function.arguments or ""
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
+                        call = calls.setdefault(
+                            piece.get("index", 0), {"id": "", "name": "", "args": ""}
+                        )
+                        call["id"] = piece.get("id") or call["id"]
+                        function = piece.get("function")
+                        if function:
+                            call["name"] += function.get("name") or ""
+                            call["args"] += function.get("arguments") or ""
+                    if choice.get("finish_reason"):
+                        finish_reason = choice["finish_reason"]
         except ProviderError:
             raise
         except Exception as exc:  # every failure of the SDK or the wire ends here
@@ -125,13 +146,39 @@ class OpenAICompatProvider:
         return status
 
 
-def _reasoning_of(delta: Any) -> str | None:
-    # Not in the OpenAI schema: DeepSeek, vLLM, llama.cpp and others send it as an extra field.
-    if delta is None:
-        return None
-    extra = getattr(delta, "model_extra", None) or {}
-    value = extra.get("reasoning_content") or extra.get("reasoning")
-    return value if isinstance(value, str) and value else None
+async def _chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
+    """The JSON chunks of a Chat Completions SSE body, up to `[DONE]`.
+
+    Like the SDK's own stream: an `error` object in the stream raises `openai.APIError`, and a
+    chunk that is not JSON raises a ValueError.
+    """
+    data: list[str] = []
+    event = None
+    async for line in response.iter_lines():
+        if line:
+            if line.startswith("data:"):
+                data.append(line[5:].lstrip(" ") if len(line) > 5 else "")
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            continue
+        if not data:
+            continue
+        text = "\n".join(data)
+        data = []
+        if text.startswith("[DONE]"):
+            return
+        chunk = orjson.loads(text)
+        if isinstance(chunk, dict) and (chunk.get("error") or event == "error"):
+            import openai
+
+            error = chunk.get("error")
+            message = error.get("message") if isinstance(error, dict) else None
+            if not isinstance(message, str) or not message:
+                message = "An error occurred during streaming"
+            raise openai.APIError(message, response.http_request, body=error)
+        event = None
+        if isinstance(chunk, dict):
+            yield chunk
 
 
 def _to_openai(message: ChatMessage) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from ..config import Settings
-from .anthropic import AnthropicProvider
 from .base import Provider, ProviderStatus
 from .openai_compat import OpenAICompatProvider
 
@@ -34,6 +33,9 @@ class ProviderRegistry:
             or settings.anthropic_base_url
             or settings.provider == "anthropic"
         ):
+            # Imported only when configured: the SDK costs ~1 s of start-up and ~30 MB of RSS.
+            from .anthropic import AnthropicProvider
+
             providers.append(
                 AnthropicProvider(
                     api_key=settings.anthropic_api_key,
@@ -62,6 +64,13 @@ class ProviderRegistry:
     async def statuses(self) -> list[ProviderStatus]:
         """Every provider's models, asked concurrently."""
         return list(await asyncio.gather(*(p.list_models() for p in self._providers)))
+
+    async def warm(self) -> None:
+        """Load the providers' SDKs in a thread, so start-up does not wait for them."""
+        for provider in self._providers:
+            warm = getattr(provider, "warm", None)
+            if warm is not None:
+                await asyncio.to_thread(warm)
 
     async def aclose(self) -> None:
         """Close every provider's connections."""

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -54,10 +54,17 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction, committed on success and rolled back on any exception."""
+    async def write(self, *, durable: bool = True) -> AsyncIterator[AsyncConnection]:
+        """One write transaction, committed on success and rolled back on any exception.
+
+        `durable=False` (a stream's periodic flush) lets PostgreSQL acknowledge the commit
+        before its WAL reaches the disk, as SQLite's `synchronous=NORMAL` does for every
+        commit: it survives a kill -9 of Hestia, and an OS crash may lose the last moments.
+        """
         if not self.is_sqlite:
             async with self.engine.begin() as conn:
+                if not durable:
+                    await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
                 yield conn
             return
         async with self._write_lock, self.engine.connect() as conn:

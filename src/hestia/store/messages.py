@@ -28,6 +28,12 @@ async def insert(conn: AsyncConnection, *, values: dict[str, Any]) -> None:
     await conn.execute(sa.insert(messages).values(**values))
 
 
+async def insert_many(conn: AsyncConnection, *, rows: list[dict[str, Any]]) -> None:
+    """Append many message rows in one statement (imports and seeding); same keys in each."""
+    if rows:
+        await conn.execute(sa.insert(messages), rows)
+
+
 async def get(conn: AsyncConnection, *, message_id: str) -> RowMapping | None:
     """One message by id."""
     result = await conn.execute(sa.select(*PUBLIC_COLUMNS).where(messages.c.id == message_id))

@@ -31,6 +31,12 @@ async def insert(conn: AsyncConnection, *, values: dict[str, Any]) -> None:
     await conn.execute(sa.insert(sessions).values(**values))
 
 
+async def insert_many(conn: AsyncConnection, *, rows: list[dict[str, Any]]) -> None:
+    """Insert many session rows in one statement (imports and seeding); same keys in each."""
+    if rows:
+        await conn.execute(sa.insert(sessions), rows)
+
+
 async def get(
     conn: AsyncConnection, *, session_id: str, for_update: bool = False
 ) -> RowMapping | None:

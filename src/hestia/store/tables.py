@@ -141,6 +141,8 @@ run_events = sa.Table(
     # The JSON text exactly as sent on the wire, so replay never re-encodes it.
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # SQLite: clustered on (run_id, id), so each event is stored once (migration 0007).
+    sqlite_with_rowid=False,
 )
 
 approvals = sa.Table(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
-from ...core.events import Event, follow
+from ...core.events import Event, follow_batches
 from ...core.views import run_view
 from ...errors import BadRequest
 from ..deps import ServicesDep
@@ -44,8 +44,9 @@ async def run_events(
     await services.runs.get(run_id)  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[bytes]:
-        async for event in follow(services.db, services.bus, run_id, after=start):
-            yield _encode(event)
+        # Events that are ready together go out in one write (a replay, a follower behind).
+        async for batch in follow_batches(services.db, services.bus, run_id, after=start):
+            yield b"".join(_encode(event) for event in batch)
 
     return EventSourceResponse(
         stream(),

@@ -1,0 +1,1 @@
+"""Hestia's benchmark harness: `python -m bench --quick|--full` (see bench/README.md)."""

@@ -59,3 +59,4 @@ class ApprovalDecision(Strict):
 
 class SettingsPatch(Strict):
     approval_policy: str | None = None
+    runtime: str | None = None

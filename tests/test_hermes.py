@@ -1,0 +1,278 @@
+"""The Hermes Agent runtime, with the real `hermes-agent` pointed at the fake provider.
+
+Each server gets a temporary HERMES_HOME whose config.yaml names a `custom` provider on
+127.0.0.1 (with a context length, so Hermes looks up no model metadata on the internet).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api_helpers import (
+    assert_error,
+    deltas,
+    directive,
+    get_run,
+    new_session,
+    send,
+    transcript,
+    wait_until,
+)
+from tests.fake_provider import FakeProvider
+from tests.server import HestiaServer, read_events, wait_for_run
+
+HERMES_MISSING = importlib.util.find_spec("run_agent") is None
+
+pytestmark = [
+    pytest.mark.hermes,
+    pytest.mark.slow,
+    pytest.mark.skipif(HERMES_MISSING, reason="hermes-agent is not installed"),
+]
+
+WAIT = 120  # building a Hermes agent takes seconds on a loaded machine
+
+
+def write_hermes_home(path: Path, fake: FakeProvider) -> Path:
+    """A HERMES_HOME whose only provider is the fake one."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.yaml").write_text(
+        "model:\n"
+        "  provider: custom\n"
+        f"  base_url: {fake.base_url}\n"
+        "  api_key: test-key\n"
+        "  default: fake-model\n"
+        "  context_length: 128000\n"
+    )
+    return path
+
+
+@pytest.fixture
+def hermes_server(
+    make_server: Callable[..., HestiaServer], tmp_path: Path, fake: FakeProvider
+) -> HestiaServer:
+    home = write_hermes_home(tmp_path / "hermes-home", fake)
+    return make_server(HERMES_HOME=str(home), HESTIA_RUNTIME="hermes")
+
+
+@pytest.fixture
+def hclient(hermes_server: HestiaServer) -> httpx.Client:
+    with hermes_server.client(timeout=WAIT) as http:
+        yield http
+
+
+def worker_pids(run_id: str | None = None) -> list[int]:
+    """Live Hermes worker processes (of one run, if given), found by their command line."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"hestia.runtimes.hermes_worker" not in cmdline or state == "Z":
+            continue
+        if run_id is None or run_id.encode() in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_hermes_is_reported_available(hclient):
+    body = hclient.get("/api/models").json()
+    hermes = next(r for r in body["runtimes"] if r["name"] == "hermes")
+    assert hermes["available"] is True and hermes["version"].startswith("0.19")
+    assert body["default_runtime"] == "hermes"
+    session = hclient.post("/api/sessions", json={}).json()
+    assert session["runtime"] == "hermes"
+    assert_error(
+        hclient.patch(f"/api/sessions/{session['id']}", json={"runtime": "nope"}),
+        400,
+        "runtime_unavailable",
+    )
+
+
+def test_hermes_run_streams_and_completes(hclient, fake):
+    session_id = new_session(hclient)
+    run = send(hclient, session_id, directive("hi", reply="Hello from the hearth", reasoning="hmm"))
+    events = read_events(hclient, run["id"], timeout=WAIT)
+    assert [e.id for e in events] == list(range(1, len(events) + 1))  # I3
+    types = [e.type for e in events]
+    assert types[0] == "run.started" and types[-1] == "run.completed"
+    assert "reasoning.delta" in types
+    assert deltas(events) == "Hello from the hearth"
+    messages = transcript(hclient, session_id)
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert messages[1]["content"] == deltas(events)  # I4
+    assert get_run(hclient, run["id"])["status"] == "completed"
+    assert wait_until(lambda: not worker_pids(run["id"]), timeout=10, what="the worker to exit")
+
+
+def test_hermes_terminal_tool_call_produces_tool_events(hclient, fake):
+    session_id = new_session(hclient)
+    script = {
+        "steps": [
+            {
+                "reply": "Looking.",
+                "tool_calls": [{"name": "terminal", "arguments": {"command": "echo hearth-42"}}],
+            },
+            {"reply": "It said hearth-42."},
+        ]
+    }
+    run = send(hclient, session_id, directive("run it", **script))
+    events = read_events(hclient, run["id"], timeout=WAIT)
+    assert events[-1].type == "run.completed", events[-1]
+    started = [e for e in events if e.type == "tool.started"]
+    finished = [e for e in events if e.type == "tool.finished"]
+    assert [e.data["name"] for e in started] == ["terminal"]
+    assert started[0].data["arguments"] == {"command": "echo hearth-42"}
+    assert finished[0].data["call_id"] == started[0].data["call_id"]
+    assert "hearth-42" in finished[0].data["output"]
+    messages = transcript(hclient, session_id)
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
+    call = messages[1]["parts"][0]
+    assert call["type"] == "tool_call" and call["name"] == "terminal"
+    assert call["id"] == started[0].data["call_id"]
+    assert json.loads(call["arguments"]) == {"command": "echo hearth-42"}
+    assert messages[2]["parts"][0]["call_id"] == call["id"]
+    assert "hearth-42" in messages[2]["content"]
+    # I4: the deltas of the run are its assistant messages' text, in order.
+    assert deltas(events) == messages[1]["content"] + messages[3]["content"]
+    assert messages[3]["content"].endswith("It said hearth-42.")
+
+
+@pytest.mark.parametrize("decision", ["deny", "once"])
+def test_hermes_dangerous_command_asks_for_approval(hclient, fake, tmp_path, decision):
+    victim = tmp_path / f"victim-{decision}"
+    (victim / "inner").mkdir(parents=True)
+    script = {
+        "steps": [
+            {"tool_calls": [{"name": "terminal", "arguments": {"command": f"rm -rf {victim}"}}]},
+            {"reply": "Finished."},
+        ]
+    }
+    session_id = new_session(hclient)
+    run = send(hclient, session_id, directive("clean up", **script))
+    asked = read_events(hclient, run["id"], until="approval.requested", timeout=WAIT)
+    request = asked[-1]
+    assert request.type == "approval.requested"
+    assert str(victim) in request.data["arguments"]["command"]
+    assert request.data["reason"]
+    assert victim.exists()  # nothing ran before the answer
+    answer = hclient.post(
+        f"/api/approvals/{request.data['approval_id']}", json={"decision": decision}
+    )
+    assert answer.status_code == 200, answer.text
+    events = read_events(hclient, run["id"], timeout=WAIT)
+    assert events[-1].type == "run.completed", events[-1]
+    resolved = [e for e in events if e.type == "approval.resolved"]
+    assert [e.data["decision"] for e in resolved] == [decision]
+    finished = [e for e in events if e.type == "tool.finished"]
+    assert len(finished) == 1
+    if decision == "deny":
+        assert victim.exists()
+        assert "BLOCKED" in finished[0].data["output"]
+    else:
+        assert not victim.exists()
+    tool = [m for m in transcript(hclient, session_id) if m["role"] == "tool"]
+    assert len(tool) == 1 and tool[0]["content"] == finished[0].data["output"]
+
+
+def test_hermes_cancel_mid_stream_leaves_no_worker(hclient, fake):
+    session_id = new_session(hclient)
+    run = send(hclient, session_id, directive("long", tokens=2000, delay=0.02))
+    read_events(hclient, run["id"], until="message.delta", timeout=WAIT)
+    assert worker_pids(run["id"])
+    assert hclient.post(f"/api/runs/{run['id']}/cancel").status_code == 202
+    ended = wait_for_run(hclient, run["id"], timeout=WAIT)
+    assert ended["status"] == "cancelled"
+    assert worker_pids(run["id"]) == []  # killed before the run ended
+    events = read_events(hclient, run["id"], timeout=WAIT)
+    assert events[-1].type == "run.cancelled"
+    messages = transcript(hclient, session_id)
+    assert messages[-1]["status"] == "cancelled"
+    assert messages[-1]["content"] == deltas(events)  # I4 for a cut-short run
+    assert fake.wait_idle()
+
+
+def test_hermes_worker_crash_fails_the_run_with_its_stderr(hclient, fake):
+    session_id = new_session(hclient)
+    run = send(hclient, session_id, directive("long", tokens=2000, delay=0.02))
+    read_events(hclient, run["id"], until="message.delta", timeout=WAIT)
+    (pid,) = worker_pids(run["id"])
+    os.kill(pid, signal.SIGKILL)
+    ended = wait_for_run(hclient, run["id"], timeout=WAIT)
+    assert ended["status"] == "failed"
+    assert ended["error"]["code"] == "hermes_failed"
+    assert "exit status -9" in ended["error"]["message"]
+    assert transcript(hclient, session_id)[-1]["status"] == "error"
+
+
+def test_hermes_kill_9_of_the_server_leaves_an_interrupted_run_and_no_worker(
+    hermes_server, hclient, fake
+):
+    session_id = new_session(hclient)
+    run = send(hclient, session_id, directive("long", tokens=4000, delay=0.02))
+    read_events(hclient, run["id"], until="message.delta", timeout=WAIT)
+    assert worker_pids(run["id"])
+    wait_until(lambda: transcript(hclient, session_id)[-1]["content"], what="a flushed delta")
+    hermes_server.kill9()
+    # The worker notices its owner is gone (end of stdin) and ends its process group.
+    wait_until(lambda: not worker_pids(run["id"]), timeout=30, what="the orphan worker to exit")
+    hermes_server.restart()
+    with hermes_server.client(timeout=WAIT) as after:
+        assert get_run(after, run["id"])["status"] == "interrupted"
+        messages = transcript(after, session_id)
+        assert messages[-1]["status"] == "interrupted"
+        assert messages[-1]["content"].startswith("w0 ")
+    assert worker_pids(run["id"]) == []
+
+
+def test_hermes_history_round_trips_over_three_turns(hermes_server, hclient, fake):
+    session_id = new_session(hclient)
+    turns = [
+        directive(
+            "first",
+            steps=[
+                {"tool_calls": [{"name": "terminal", "arguments": {"command": "echo one-1"}}]},
+                {"reply": "First answer."},
+            ],
+        ),
+        directive("second", reply="Second answer."),
+        directive("third", reply="Third answer."),
+    ]
+    for content in turns[:2]:
+        run = send(hclient, session_id, content)
+        assert wait_for_run(hclient, run["id"], timeout=WAIT)["status"] == "completed"
+    before = transcript(hclient, session_id)
+    hermes_server.stop()  # history comes from Hestia's store, not a process's memory
+    hermes_server.restart()
+    with hermes_server.client(timeout=WAIT) as after:
+        assert transcript(after, session_id) == before
+        fake.clear()
+        run = send(after, session_id, turns[2])
+        assert wait_for_run(after, run["id"], timeout=WAIT)["status"] == "completed"
+        final = transcript(after, session_id)
+    sent = [m for m in fake.requests[-1]["messages"] if m["role"] != "system"]
+    roles = [m["role"] for m in sent]
+    assert roles == ["user", "assistant", "tool", "assistant", "user", "assistant", "user"]
+    call_id = before[1]["parts"][0]["id"]
+    assert sent[1]["tool_calls"][0]["id"] == call_id
+    assert sent[1]["tool_calls"][0]["function"]["name"] == "terminal"
+    assert sent[2]["tool_call_id"] == call_id and "one-1" in sent[2]["content"]
+    assert sent[3]["content"].strip() == "First answer."
+    assert sent[5]["content"] == "Second answer."
+    assert sent[6]["content"] == turns[2]
+    assert [m["role"] for m in final] == [*(m["role"] for m in before), "user", "assistant"]
+    assert final[-1]["content"] == "Third answer."

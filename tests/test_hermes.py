@@ -26,8 +26,10 @@ from tests.api_helpers import (
     transcript,
     wait_until,
 )
+from tests.conftest import server_env
 from tests.fake_provider import FakeProvider
 from tests.server import HestiaServer, read_events, wait_for_run
+from tests.test_cli import hestia
 
 HERMES_MISSING = importlib.util.find_spec("run_agent") is None
 
@@ -276,3 +278,44 @@ def test_hermes_history_round_trips_over_three_turns(hermes_server, hclient, fak
     assert sent[6]["content"] == turns[2]
     assert [m["role"] for m in final] == [*(m["role"] for m in before), "user", "assistant"]
     assert final[-1]["content"] == "Third answer."
+
+
+def test_doctor_reports_hermes_and_its_provider(tmp_path, fake):
+    home = write_hermes_home(tmp_path / "home", fake)
+    env = server_env(fake, HERMES_HOME=str(home), HESTIA_RUNTIME="hermes")
+    result = hestia("doctor", "--data-dir", str(tmp_path / "data"), env=env, timeout=WAIT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert any("hermes-agent 0.19" in line and str(home) in line for line in lines), lines
+    assert f"ok   hermes provider custom at {fake.base_url} answers (model fake-model)" in lines
+
+
+def test_doctor_fails_when_the_hermes_provider_is_down(tmp_path, fake):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.yaml").write_text(
+        "model:\n  provider: custom\n  base_url: http://127.0.0.1:9/v1\n"
+        "  api_key: k\n  default: m\n  context_length: 8192\n"
+    )
+    env = server_env(fake, HERMES_HOME=str(home))
+    result = hestia("doctor", "--data-dir", str(tmp_path / "data"), env=env, timeout=WAIT)
+    assert result.returncode == 1
+    expected = "FAIL hermes provider custom at http://127.0.0.1:9/v1: cannot be reached"
+    assert expected in result.stdout, result.stdout
+
+
+def test_hermes_can_use_hestias_provider(make_server, tmp_path, fake):
+    # Hermes' own config points nowhere; HESTIA_HERMES_PROVIDER=hestia passes Hestia's through.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.yaml").write_text("model:\n  context_length: 128000\n")
+    server = make_server(
+        HERMES_HOME=str(home), HESTIA_RUNTIME="hermes", HESTIA_HERMES_PROVIDER="hestia"
+    )
+    with server.client(timeout=WAIT) as client:
+        session_id = new_session(client, model="fake-model-large")
+        run = send(client, session_id, directive("hi", reply="Through Hestia"))
+        assert wait_for_run(client, run["id"], timeout=WAIT)["status"] == "completed"
+        assert transcript(client, session_id)[-1]["content"] == "Through Hestia"
+    assert fake.requests[-1]["model"] == "fake-model-large"
+    assert fake.records[-1]["headers"]["authorization"] == "Bearer test-key"

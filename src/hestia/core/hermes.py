@@ -282,6 +282,8 @@ class HermesExecution(RunExecution):
     async def _ask_hermes(self, line: dict[str, Any]) -> str | None:
         """Hermes' dangerous-command guard, as a durable Hestia approval; the decision or None."""
         assert self._agent is not None
+        if self.ctx.approval_policy == "never":
+            return "once"  # the session's policy approves everything without asking
         pattern = str(line.get("pattern_key") or line.get("description") or "command")
         key = f"hermes:{pattern}"
         async with self._db.read() as conn:

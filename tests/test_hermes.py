@@ -10,6 +10,9 @@ import importlib.util
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -239,6 +242,43 @@ def test_hermes_kill_9_of_the_server_leaves_an_interrupted_run_and_no_worker(
         assert messages[-1]["status"] == "interrupted"
         assert messages[-1]["content"].startswith("w0 ")
     assert worker_pids(run["id"]) == []
+    assert list((hermes_server.data_dir / "hermes-workers").iterdir()) == []  # records reaped
+
+
+def spawn_idle_worker(run_id: str) -> subprocess.Popen[bytes]:
+    """A real worker process that waits for its request (its stdin stays open)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hestia.runtimes.hermes_worker", "--run", run_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def test_start_up_kills_workers_whose_owner_is_dead_and_only_those(make_server, tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs: the "dead owner"
+    host = socket.gethostname()
+    orphan, owned = spawn_idle_worker("orphan-run"), spawn_idle_worker("owned-run")
+    try:
+        records = tmp_path / "data0" / "hermes-workers"
+        records.mkdir(parents=True)
+        for process, run_id, owner in (
+            (orphan, "orphan-run", f"{host}:{gone.pid}:deadbeef"),
+            (owned, "owned-run", f"{host}:{os.getpid()}:alive"),
+        ):
+            record = {"pid": process.pid, "run_id": run_id, "owner": owner}
+            (records / f"{run_id}.json").write_text(json.dumps(record))
+        make_server()
+        assert orphan.wait(timeout=30) == -signal.SIGKILL
+        assert owned.poll() is None  # its owner (this test process) is alive
+        assert [p.name for p in records.iterdir()] == ["owned-run.json"]
+    finally:
+        for process in (orphan, owned):
+            process.kill()
+            process.wait()
+            assert process.stdin is not None
+            process.stdin.close()
 
 
 def test_hermes_history_round_trips_over_three_turns(hermes_server, hclient, fake):

@@ -11,6 +11,7 @@ from .core.agent import Agent
 from .core.approvals import Approvals
 from .core.events import EventBus
 from .core.files import FileService
+from .core.hermes import reap_orphan_workers
 from .core.runs import RunManager
 from .core.sessions import SessionService
 from .core.settings import SettingsService
@@ -67,6 +68,7 @@ class Services:
         """Prepare the data dir, migrate, interrupt what a dead process left, start queued runs."""
         prepare_data_dir(self.settings)
         await migrate.upgrade(self.db)
+        reap_orphan_workers(self.settings.data_dir, self.runs.owner)  # before the sweep
         await self.runs.startup()
 
     async def stop(self) -> None:

@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -33,6 +34,7 @@ from ..store import approvals as approval_store
 from ..store import messages as message_store
 from ..store import sessions as session_store
 from .engine import RunExecution
+from .owner import Owner
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,45 @@ WORKER_MODULE = "hestia.runtimes.hermes_worker"
 STDERR_LINES = 20
 LINE_LIMIT = 64 * 1024 * 1024  # one protocol line may carry a large tool output
 _EXITED = object()
+
+
+def _records_dir(data_dir: Path) -> Path:
+    return data_dir / "hermes-workers"
+
+
+def reap_orphan_workers(data_dir: Path, owner: Owner) -> int:
+    """Kill the workers a dead owner left behind (recorded with their pid); how many.
+
+    A worker leaves by itself when its owner dies (end of stdin), so this is the second line of
+    defence, run at start-up: only a worker whose recorded owner is certainly dead, and only a
+    process that still is that worker (its command line names the run), is killed.
+    """
+    killed = 0
+    folder = _records_dir(data_dir)
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = json.loads(path.read_text())
+            pid, run_id, recorded_owner = record["pid"], record["run_id"], record["owner"]
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)
+            continue
+        if not owner.sees_dead(recorded_owner):
+            continue  # a live process on this host (or another host) still owns it
+        if _is_worker(pid, run_id):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+                killed += 1
+                log.warning("run %s: killed orphan Hermes worker pid %s", run_id, pid)
+        path.unlink(missing_ok=True)
+    return killed
+
+
+def _is_worker(pid: int, run_id: str) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return WORKER_MODULE.encode() in cmdline and run_id.encode() in cmdline
 
 
 class HermesError(HestiaError):
@@ -382,7 +423,18 @@ class HermesExecution(RunExecution):
             limit=LINE_LIMIT,
         )
         log.info("run %s: Hermes worker pid %s", self.ctx.run_id, self._process.pid)
+        self._record_worker(self._process.pid)
         self._send(request)
+
+    def _record_worker(self, pid: int) -> None:
+        """Remember the worker on disk, for `reap_orphan_workers` after a crash."""
+        folder = _records_dir(self._settings.data_dir)
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            record = {"pid": pid, "run_id": self.ctx.run_id, "owner": self.ctx.owner}
+            (folder / f"{self.ctx.run_id}.json").write_text(json.dumps(record))
+        except OSError:
+            log.warning("run %s: could not record its Hermes worker", self.ctx.run_id)
 
     def _send(self, message: dict[str, Any]) -> None:
         process = self._process
@@ -440,6 +492,7 @@ class HermesExecution(RunExecution):
             os.killpg(process.pid, signal.SIGKILL)  # its tools too, even after it exited
         if process.returncode is None:
             await process.wait()
+        (_records_dir(self._settings.data_dir) / f"{self.ctx.run_id}.json").unlink(missing_ok=True)
 
 
 def _for_hermes(decision: str) -> str:

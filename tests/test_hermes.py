@@ -13,13 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.api_helpers import (
+    assert_clean_log,
     assert_error,
     deltas,
     directive,
@@ -68,9 +69,10 @@ def hermes_server(
 
 
 @pytest.fixture
-def hclient(hermes_server: HestiaServer) -> httpx.Client:
+def hclient(hermes_server: HestiaServer) -> Iterator[httpx.Client]:
     with hermes_server.client(timeout=WAIT) as http:
         yield http
+    assert_clean_log(hermes_server.log())
 
 
 def worker_pids(run_id: str | None = None) -> list[int]:
@@ -359,3 +361,51 @@ def test_hermes_can_use_hestias_provider(make_server, tmp_path, fake):
         assert transcript(client, session_id)[-1]["content"] == "Through Hestia"
     assert fake.requests[-1]["model"] == "fake-model-large"
     assert fake.records[-1]["headers"]["authorization"] == "Bearer test-key"
+
+
+def decide(client: httpx.Client, approval_id: str, decision: str) -> httpx.Response:
+    return client.post(f"/api/approvals/{approval_id}", json={"decision": decision})
+
+
+def rm_script(path: Path) -> dict:
+    return {
+        "steps": [
+            {"tool_calls": [{"name": "terminal", "arguments": {"command": f"rm -rf {path}"}}]},
+            {"reply": "Removed."},
+        ]
+    }
+
+
+@pytest.mark.parametrize("decision", ["session", "always"])
+def test_hermes_remembered_approvals_span_worker_processes(hclient, fake, tmp_path, decision):
+    victims = [tmp_path / f"v{i}" for i in range(3)]
+    for victim in victims:
+        victim.mkdir()
+    first_session = new_session(hclient)
+    run = send(hclient, first_session, directive("clean", **rm_script(victims[0])))
+    asked = read_events(hclient, run["id"], until="approval.requested", timeout=WAIT)[-1]
+    answer = decide(hclient, asked.data["approval_id"], decision)
+    assert answer.status_code == 200, answer.text
+    assert wait_for_run(hclient, run["id"], timeout=WAIT)["status"] == "completed"
+    assert not victims[0].exists()
+
+    # The next run is a new worker process: Hestia's grant answers Hermes' guard.
+    run = send(hclient, first_session, directive("again", **rm_script(victims[1])))
+    events = read_events(hclient, run["id"], timeout=WAIT)
+    assert events[-1].type == "run.completed"
+    assert "approval.requested" not in [e.type for e in events]
+    assert not victims[1].exists()
+
+    # Another session: "always" still covers it, "session" does not.
+    other = new_session(hclient)
+    run = send(hclient, other, directive("there", **rm_script(victims[2])))
+    if decision == "always":
+        events = read_events(hclient, run["id"], timeout=WAIT)
+        assert "approval.requested" not in [e.type for e in events]
+        assert not victims[2].exists()
+    else:
+        asked = read_events(hclient, run["id"], until="approval.requested", timeout=WAIT)[-1]
+        assert asked.type == "approval.requested"
+        assert decide(hclient, asked.data["approval_id"], "deny").status_code == 200
+        assert wait_for_run(hclient, run["id"], timeout=WAIT)["status"] == "completed"
+        assert victims[2].exists()

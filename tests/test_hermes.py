@@ -1,7 +1,8 @@
 """The Hermes Agent runtime, with the real `hermes-agent` pointed at the fake provider.
 
 Each server gets a temporary HERMES_HOME whose config.yaml names a `custom` provider on
-127.0.0.1 (with a context length, so Hermes looks up no model metadata on the internet).
+127.0.0.1, with a context length (so Hermes looks up no model metadata on the internet) and
+the tirith scanner off (so it is not downloaded); a test checks that nothing else is reached.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def write_hermes_home(path: Path, fake: FakeProvider) -> Path:
         "  api_key: test-key\n"
         "  default: fake-model\n"
         "  context_length: 128000\n"
+        # Hermes would download its tirith scanner from GitHub at the first terminal command.
+        "security:\n"
+        "  tirith_enabled: false\n"
     )
     return path
 
@@ -409,3 +413,62 @@ def test_hermes_remembered_approvals_span_worker_processes(hclient, fake, tmp_pa
         assert decide(hclient, asked.data["approval_id"], "deny").status_code == 200
         assert wait_for_run(hclient, run["id"], timeout=WAIT)["status"] == "completed"
         assert victims[2].exists()
+
+
+AUDIT_HOOK = """
+import os, sys
+
+_LOG = os.environ.get("HESTIA_TEST_NET_LOG")
+_LOCAL = {"127.0.0.1", "localhost", "::1", None, ""}
+
+
+def _hook(event, args):
+    if event == "socket.getaddrinfo":
+        host = args[0]
+    elif event == "socket.connect" and isinstance(args[1], tuple):
+        host = args[1][0]
+    else:
+        return
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host not in _LOCAL and _LOG:
+        with open(_LOG, "a") as log:
+            import traceback
+
+            stack = "".join(traceback.format_stack())
+            log.write(f"{os.getpid()} {event} {host}\\n{stack}")
+
+
+sys.addaudithook(_hook)
+"""
+
+
+def test_hermes_reaches_nothing_but_127_0_0_1(make_server, tmp_path, fake):
+    # Every Python process of the server (and so every worker) records any connection or name
+    # lookup that is not for the loopback address.
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(AUDIT_HOOK)
+    net_log = tmp_path / "net.log"
+    net_log.touch()
+    home = write_hermes_home(tmp_path / "hermes-home", fake)
+    path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH")) if p)
+    server = make_server(
+        HERMES_HOME=str(home),
+        HESTIA_RUNTIME="hermes",
+        PYTHONPATH=path,
+        HESTIA_TEST_NET_LOG=str(net_log),
+    )
+    script = {
+        "steps": [
+            {"tool_calls": [{"name": "terminal", "arguments": {"command": "echo ok"}}]},
+            {"reply": "ok", "reasoning": "fine"},
+        ]
+    }
+    with server.client(timeout=WAIT) as client:
+        session_id = new_session(client)
+        for content in (directive("one", **script), directive("two", reply="again")):
+            run = send(client, session_id, content)
+            assert wait_for_run(client, run["id"], timeout=WAIT)["status"] == "completed"
+    assert len(fake.requests) >= 3  # the hook ran in processes that did talk to the provider
+    assert net_log.read_text() == ""

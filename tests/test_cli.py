@@ -25,8 +25,7 @@ def hestia(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
 
 
 def test_doctor_passes_against_a_working_provider(tmp_path, fake):
-    env = server_env(fake, HERMES_HOME=str(tmp_path / "no-hermes"))
-    result = hestia("doctor", "--data-dir", str(tmp_path / "data"), env=env)
+    result = hestia("doctor", "--data-dir", str(tmp_path / "data"), env=server_env(fake))
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
     # data dir, database, provider; then the optional Hermes runtime, when installed.

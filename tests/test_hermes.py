@@ -69,7 +69,7 @@ def hermes_server(
     make_server: Callable[..., HestiaServer], tmp_path: Path, fake: FakeProvider
 ) -> HestiaServer:
     home = write_hermes_home(tmp_path / "hermes-home", fake)
-    return make_server(HERMES_HOME=str(home), HESTIA_RUNTIME="hermes")
+    return make_server(HESTIA_HERMES_HOME=str(home), HESTIA_RUNTIME="hermes")
 
 
 @pytest.fixture
@@ -328,7 +328,7 @@ def test_hermes_history_round_trips_over_three_turns(hermes_server, hclient, fak
 
 def test_doctor_reports_hermes_and_its_provider(tmp_path, fake):
     home = write_hermes_home(tmp_path / "home", fake)
-    env = server_env(fake, HERMES_HOME=str(home), HESTIA_RUNTIME="hermes")
+    env = server_env(fake, HESTIA_HERMES_HOME=str(home), HESTIA_RUNTIME="hermes")
     result = hestia("doctor", "--data-dir", str(tmp_path / "data"), env=env, timeout=WAIT)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
@@ -343,7 +343,7 @@ def test_doctor_fails_when_the_hermes_provider_is_down(tmp_path, fake):
         "model:\n  provider: custom\n  base_url: http://127.0.0.1:9/v1\n"
         "  api_key: k\n  default: m\n  context_length: 8192\n"
     )
-    env = server_env(fake, HERMES_HOME=str(home))
+    env = server_env(fake, HESTIA_HERMES_HOME=str(home))
     result = hestia("doctor", "--data-dir", str(tmp_path / "data"), env=env, timeout=WAIT)
     assert result.returncode == 1
     expected = "FAIL hermes provider custom at http://127.0.0.1:9/v1: cannot be reached"
@@ -356,7 +356,7 @@ def test_hermes_can_use_hestias_provider(make_server, tmp_path, fake):
     home.mkdir()
     (home / "config.yaml").write_text("model:\n  context_length: 128000\n")
     server = make_server(
-        HERMES_HOME=str(home), HESTIA_RUNTIME="hermes", HESTIA_HERMES_PROVIDER="hestia"
+        HESTIA_HERMES_HOME=str(home), HESTIA_RUNTIME="hermes", HESTIA_HERMES_PROVIDER="hestia"
     )
     with server.client(timeout=WAIT) as client:
         session_id = new_session(client, model="fake-model-large")
@@ -454,7 +454,7 @@ def test_hermes_reaches_nothing_but_127_0_0_1(make_server, tmp_path, fake):
     home = write_hermes_home(tmp_path / "hermes-home", fake)
     path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH")) if p)
     server = make_server(
-        HERMES_HOME=str(home),
+        HESTIA_HERMES_HOME=str(home),
         HESTIA_RUNTIME="hermes",
         PYTHONPATH=path,
         HESTIA_TEST_NET_LOG=str(net_log),
@@ -472,3 +472,21 @@ def test_hermes_reaches_nothing_but_127_0_0_1(make_server, tmp_path, fake):
             assert wait_for_run(client, run["id"], timeout=WAIT)["status"] == "completed"
     assert len(fake.requests) >= 3  # the hook ran in processes that did talk to the provider
     assert net_log.read_text() == ""
+
+
+def test_hermes_without_a_home_fails_the_run_plainly(client, fake):
+    session_id = new_session(client, runtime="hermes")
+    run = send(client, session_id, "hello")
+    ended = wait_for_run(client, run["id"], timeout=WAIT)
+    assert ended["status"] == "failed"
+    assert ended["error"]["code"] == "hermes_failed"
+    assert "/nonexistent/hestia-tests-hermes-home" in ended["error"]["message"]
+    assert "hermes setup" in ended["error"]["message"]
+    assert worker_pids(run["id"]) == []
+    assert fake.requests == []
+    # The session stays usable: back on the built-in runtime, it answers.
+    patched = client.patch(f"/api/sessions/{session_id}", json={"runtime": "builtin"})
+    assert patched.json()["runtime"] == "builtin"
+    run = send(client, session_id, "again")
+    assert wait_for_run(client, run["id"], timeout=WAIT)["status"] == "completed"
+    assert transcript(client, session_id)[-1]["content"] == "Echo: again"

@@ -33,6 +33,7 @@ from ..providers.base import ChatMessage, ToolCall
 from ..store import approvals as approval_store
 from ..store import messages as message_store
 from ..store import sessions as session_store
+from . import runtimes
 from .engine import RunExecution
 from .owner import Owner
 
@@ -132,6 +133,9 @@ class HermesExecution(RunExecution):
     # -- the loop: worker lines instead of provider items -------------------------------------
 
     async def _loop(self) -> tuple[str, dict[str, str] | None]:
+        problem = self._cannot_start()
+        if problem is not None:
+            return "failed", HermesError(problem).to_dict()
         try:
             await self._start_worker()
         except OSError as exc:
@@ -174,6 +178,19 @@ class HermesExecution(RunExecution):
             for task in readers:
                 task.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
+
+    def _cannot_start(self) -> str | None:
+        """Why a worker would fail at once, said plainly (and without starting one)."""
+        status = runtimes.hermes_status()
+        if not status.available:
+            return f"This session runs on Hermes, but {status.reason}"
+        home = self._settings.effective_hermes_home
+        if self._settings.hermes_provider == "hermes" and not home.is_dir():
+            return (
+                f"Hermes has no home at {home}: run `hermes setup`, point HERMES_HOME (or "
+                "HESTIA_HERMES_HOME) at yours, or set HESTIA_HERMES_PROVIDER=hestia."
+            )
+        return None
 
     async def _next_line(self, deadline: float | None) -> object | None:
         """The next worker line, or None when the flush deadline (or the cancel grace) passes."""

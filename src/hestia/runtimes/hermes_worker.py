@@ -318,6 +318,8 @@ def probe() -> dict[str, Any]:
     """What doctor reports: the version, the home, and the provider config.yaml resolves to."""
     import importlib.metadata
 
+    import run_agent  # noqa: F401  (loads HERMES_HOME/.env, where provider keys often are)
+
     info: dict[str, Any] = {
         "version": importlib.metadata.version("hermes-agent"),
         "hermes_home": os.environ.get("HERMES_HOME") or os.path.expanduser("~/.hermes"),

@@ -136,7 +136,10 @@ def test_hermes_terminal_tool_call_produces_tool_events(hclient, fake):
         "steps": [
             {
                 "reply": "Looking.",
-                "tool_calls": [{"name": "terminal", "arguments": {"command": "echo hearth-42"}}],
+                # Hestia's settings are not in the agent's environment.
+                "tool_calls": [
+                    {"name": "terminal", "arguments": {"command": "echo hearth-42; env"}}
+                ],
             },
             {"reply": "It said hearth-42."},
         ]
@@ -147,20 +150,23 @@ def test_hermes_terminal_tool_call_produces_tool_events(hclient, fake):
     started = [e for e in events if e.type == "tool.started"]
     finished = [e for e in events if e.type == "tool.finished"]
     assert [e.data["name"] for e in started] == ["terminal"]
-    assert started[0].data["arguments"] == {"command": "echo hearth-42"}
+    assert started[0].data["arguments"] == {"command": "echo hearth-42; env"}
     assert finished[0].data["call_id"] == started[0].data["call_id"]
     assert "hearth-42" in finished[0].data["output"]
+    assert "HERMES_HOME" in finished[0].data["output"]
+    assert "HESTIA_" not in finished[0].data["output"]
+    assert "test-key" not in finished[0].data["output"]
     messages = transcript(hclient, session_id)
     assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
     call = messages[1]["parts"][0]
     assert call["type"] == "tool_call" and call["name"] == "terminal"
     assert call["id"] == started[0].data["call_id"]
-    assert json.loads(call["arguments"]) == {"command": "echo hearth-42"}
+    assert json.loads(call["arguments"]) == {"command": "echo hearth-42; env"}
     assert messages[2]["parts"][0]["call_id"] == call["id"]
     assert "hearth-42" in messages[2]["content"]
     # I4: the deltas of the run are its assistant messages' text, in order.
     assert deltas(events) == messages[1]["content"] + messages[3]["content"]
-    assert messages[3]["content"].endswith("It said hearth-42.")
+    assert messages[3]["content"] == "It said hearth-42."
 
 
 @pytest.mark.parametrize("decision", ["deny", "once"])
@@ -418,7 +424,7 @@ def test_hermes_remembered_approvals_span_worker_processes(hclient, fake, tmp_pa
 AUDIT_HOOK = """
 import os, sys
 
-_LOG = os.environ.get("HESTIA_TEST_NET_LOG")
+_LOG = os.environ.get("NET_AUDIT_LOG")
 _LOCAL = {"127.0.0.1", "localhost", "::1", None, ""}
 
 
@@ -431,12 +437,17 @@ def _hook(event, args):
         return
     if isinstance(host, bytes):
         host = host.decode()
-    if host not in _LOCAL and _LOG:
-        with open(_LOG, "a") as log:
-            import traceback
+    if not _LOG:
+        return
+    if host in _LOCAL:
+        if event == "socket.connect":
+            with open(_LOG + ".local", "a") as log:
+                log.write(f"{os.getpid()} {' '.join(sys.argv)}\\n")
+        return
+    import traceback
 
-            stack = "".join(traceback.format_stack())
-            log.write(f"{os.getpid()} {event} {host}\\n{stack}")
+    with open(_LOG, "a") as log:
+        log.write(f"{os.getpid()} {event} {host}\\n{''.join(traceback.format_stack())}")
 
 
 sys.addaudithook(_hook)
@@ -457,7 +468,7 @@ def test_hermes_reaches_nothing_but_127_0_0_1(make_server, tmp_path, fake):
         HESTIA_HERMES_HOME=str(home),
         HESTIA_RUNTIME="hermes",
         PYTHONPATH=path,
-        HESTIA_TEST_NET_LOG=str(net_log),
+        NET_AUDIT_LOG=str(net_log),
     )
     script = {
         "steps": [
@@ -470,8 +481,10 @@ def test_hermes_reaches_nothing_but_127_0_0_1(make_server, tmp_path, fake):
         for content in (directive("one", **script), directive("two", reply="again")):
             run = send(client, session_id, content)
             assert wait_for_run(client, run["id"], timeout=WAIT)["status"] == "completed"
-    assert len(fake.requests) >= 3  # the hook ran in processes that did talk to the provider
     assert net_log.read_text() == ""
+    # The hook did run where it matters: in the workers, which talked to the provider.
+    local = (tmp_path / "net.log.local").read_text()
+    assert local.count("hermes_worker.py --run") >= 2, local
 
 
 def test_hermes_without_a_home_fails_the_run_plainly(client, fake):
@@ -490,3 +503,22 @@ def test_hermes_without_a_home_fails_the_run_plainly(client, fake):
     run = send(client, session_id, "again")
     assert wait_for_run(client, run["id"], timeout=WAIT)["status"] == "completed"
     assert transcript(client, session_id)[-1]["content"] == "Echo: again"
+
+
+def test_hermes_cancel_while_waiting_for_approval(hclient, fake, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    session_id = new_session(hclient)
+    run = send(hclient, session_id, directive("clean", **rm_script(victim)))
+    asked = read_events(hclient, run["id"], until="approval.requested", timeout=WAIT)[-1]
+    assert hclient.post(f"/api/runs/{run['id']}/cancel").status_code == 202
+    assert wait_for_run(hclient, run["id"], timeout=WAIT)["status"] == "cancelled"
+    assert worker_pids(run["id"]) == []
+    assert victim.exists()
+    assert_error(decide(hclient, asked.data["approval_id"], "once"), 409, "approval_not_pending")
+    # The cut-short call is answered in the history, so the next turn is valid for Hermes.
+    run = send(hclient, session_id, directive("next", reply="Fine."))
+    assert wait_for_run(hclient, run["id"], timeout=WAIT)["status"] == "completed"
+    sent = fake.requests[-1]["messages"]
+    tool = [m for m in sent if m["role"] == "tool"]
+    assert len(tool) == 1 and "did not finish" in tool[0]["content"]

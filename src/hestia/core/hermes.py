@@ -214,8 +214,14 @@ class HermesExecution(RunExecution):
         """Apply one worker line; returns the run's outcome when the worker is done."""
         kind = line.get("type")
         if kind == "delta":
-            self._add_text(str(line.get("text", "")))
-            self._streamed = True
+            text = str(line.get("text", ""))
+            if not self._streamed:
+                # Hermes opens each step after tools with a paragraph break; a new message
+                # needs none (the event and the message get the same text: I4).
+                text = text.lstrip("\n")
+            if text:
+                self._add_text(text)
+                self._streamed = True
         elif kind == "reasoning":
             self._emit("reasoning.delta", {"text": str(line.get("text", ""))})
         elif kind == "step":
@@ -424,7 +430,10 @@ class HermesExecution(RunExecution):
 
     async def _start_worker(self) -> None:
         request = self._request()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "HERMES_HOME": request["hermes_home"]}
+        # Hestia's own settings (keys, password, database URL) stay out of the agent's reach:
+        # its terminal tool could print them. Hermes' keys come from HERMES_HOME/.env.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HESTIA_")}
+        env.update(PYTHONUNBUFFERED="1", HERMES_HOME=request["hermes_home"])
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

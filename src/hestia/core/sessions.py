@@ -230,8 +230,7 @@ def _runtime(value: Any) -> str:
     status = runtimes.status_of(value) if isinstance(value, str) else None
     if status is None:
         raise BadRequest(
-            f"Unknown runtime {value!r}; the runtimes are {', '.join(runtimes.RUNTIMES)}.",
-            code="runtime_unavailable",
+            f"'runtime' must be one of {', '.join(runtimes.RUNTIMES)}.", code="runtime_unavailable"
         )
     if not status.available:
         raise BadRequest(

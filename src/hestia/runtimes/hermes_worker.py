@@ -140,7 +140,26 @@ def _resolve_provider(request: dict[str, Any]) -> dict[str, Any]:
         "api_key": runtime.get("api_key"),
         "api_mode": runtime.get("api_mode"),
         "credential_pool": runtime.get("credential_pool"),
+        **_user_choices(load_config()),
     }
+
+
+def _user_choices(config: dict[str, Any]) -> dict[str, Any]:
+    """The toolsets and fallback models the user chose for the Hermes CLI, where readable."""
+    choices: dict[str, Any] = {}
+    try:
+        from hermes_cli.tools_config import _get_platform_tools
+
+        choices["enabled_toolsets"] = sorted(_get_platform_tools(config, "cli"))
+    except Exception:  # another Hermes version: its defaults apply
+        pass
+    try:
+        from hermes_cli.fallback_config import get_fallback_chain
+
+        choices["fallback_model"] = get_fallback_chain(config) or None
+    except Exception:
+        pass
+    return choices
 
 
 def _clarify(question: str, choices: Any = None) -> str:

@@ -522,3 +522,35 @@ def test_hermes_cancel_while_waiting_for_approval(hclient, fake, tmp_path):
     sent = fake.requests[-1]["messages"]
     tool = [m for m in sent if m["role"] == "tool"]
     assert len(tool) == 1 and "did not finish" in tool[0]["content"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_hermes_run_on_postgresql(make_server, tmp_path, fake, database_url):
+    home = write_hermes_home(tmp_path / "hermes-home", fake)
+    server = make_server(
+        HESTIA_HERMES_HOME=str(home), HESTIA_RUNTIME="hermes", HESTIA_DATABASE_URL=database_url
+    )
+    with server.client(timeout=WAIT) as client:
+        session_id = new_session(client)
+        run = send(client, session_id, directive("hi", tokens=30, delay=0.01))
+        events = read_events(client, run["id"], timeout=WAIT)
+        assert events[-1].type == "run.completed"
+        assert [e.id for e in events] == list(range(1, len(events) + 1))
+        assert transcript(client, session_id)[-1]["content"] == deltas(events)
+        assert deltas(events) == "".join(f"w{i} " for i in range(30))
+
+
+def test_hermes_graceful_stop_interrupts_the_run_and_its_worker(hermes_server, hclient, fake):
+    session_id = new_session(hclient)
+    run = send(hclient, session_id, directive("long", tokens=4000, delay=0.02))
+    read_events(hclient, run["id"], until="message.delta", timeout=WAIT)
+    assert worker_pids(run["id"])
+    hermes_server.stop()  # SIGTERM
+    assert worker_pids(run["id"]) == []
+    hermes_server.restart()
+    with hermes_server.client(timeout=WAIT) as after:
+        assert get_run(after, run["id"])["status"] == "interrupted"
+        events = read_events(after, run["id"], timeout=WAIT)
+        assert events[-1].type == "run.interrupted"
+        assert transcript(after, session_id)[-1]["content"] == deltas(events)

@@ -11,7 +11,7 @@ from .core.agent import Agent
 from .core.approvals import Approvals
 from .core.events import EventBus
 from .core.files import FileService
-from .core.hermes import reap_orphan_workers
+from .core.hermes_process import reap_orphan_workers
 from .core.runs import RunManager
 from .core.sessions import SessionService
 from .core.settings import SettingsService

@@ -12,18 +12,10 @@ worker that dies without finishing ends the run `failed` with its last stderr li
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
-import os
-import signal
-import sys
 import time
-from collections import deque
-from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..config import Settings
@@ -35,53 +27,7 @@ from ..store import messages as message_store
 from ..store import sessions as session_store
 from . import runtimes
 from .engine import RunExecution
-from .owner import Owner
-
-log = logging.getLogger(__name__)
-
-WORKER_MODULE = "hestia.runtimes.hermes_worker"
-STDERR_LINES = 20
-LINE_LIMIT = 64 * 1024 * 1024  # one protocol line may carry a large tool output
-_EXITED = object()
-
-
-def _records_dir(data_dir: Path) -> Path:
-    return data_dir / "hermes-workers"
-
-
-def reap_orphan_workers(data_dir: Path, owner: Owner) -> int:
-    """Kill the workers a dead owner left behind (recorded with their pid); how many.
-
-    A worker leaves by itself when its owner dies (end of stdin), so this is the second line of
-    defence, run at start-up: only a worker whose recorded owner is certainly dead, and only a
-    process that still is that worker (its command line names the run), is killed.
-    """
-    killed = 0
-    folder = _records_dir(data_dir)
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            record = json.loads(path.read_text())
-            pid, run_id, recorded_owner = record["pid"], record["run_id"], record["owner"]
-        except (OSError, ValueError, KeyError, TypeError):
-            path.unlink(missing_ok=True)
-            continue
-        if not owner.sees_dead(recorded_owner):
-            continue  # a live process on this host (or another host) still owns it
-        if _is_worker(pid, run_id):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-                killed += 1
-                log.warning("run %s: killed orphan Hermes worker pid %s", run_id, pid)
-        path.unlink(missing_ok=True)
-    return killed
-
-
-def _is_worker(pid: int, run_id: str) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return WORKER_MODULE.encode() in cmdline and run_id.encode() in cmdline
+from .hermes_process import EXITED, WorkerProcess
 
 
 class HermesError(HestiaError):
@@ -124,8 +70,7 @@ class HermesExecution(RunExecution):
     def __init__(self, *, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._settings = settings
-        self._process: asyncio.subprocess.Process | None = None
-        self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
+        self._worker: WorkerProcess | None = None
         self._streamed = False  # the current message received text
         self._current_call: ToolCall | None = None
         self._finished_calls: set[str] = set()
@@ -141,11 +86,7 @@ class HermesExecution(RunExecution):
         except OSError as exc:
             error = HermesError(f"The Hermes worker could not start: {exc}")
             return "failed", error.to_dict()
-        assert self._process is not None
-        readers = [
-            asyncio.create_task(self._read_stdout()),
-            asyncio.create_task(self._read_stderr()),
-        ]
+        assert self._worker is not None
         interrupt_sent = False
         deadline: float | None = None
         try:
@@ -160,10 +101,10 @@ class HermesExecution(RunExecution):
                 if item is None:
                     await self._flush()
                     continue
-                if item is _EXITED:
+                if item is EXITED:
                     if self._stop_reason is not None:
                         return self._stop_reason, None
-                    return "failed", self._crash_error()
+                    return "failed", HermesError(self._worker.crash_report()).to_dict()
                 if not isinstance(item, dict):
                     continue  # the `_END` a stop request queues: the loop top handles it
                 outcome = await self._handle(item)
@@ -174,10 +115,7 @@ class HermesExecution(RunExecution):
                 if time.monotonic() - self._last_flush >= self._flush_interval:
                     await self._flush()
         finally:
-            await self._stop_worker()
-            for task in readers:
-                task.cancel()
-            await asyncio.gather(*readers, return_exceptions=True)
+            await self._worker.stop()
 
     def _cannot_start(self) -> str | None:
         """Why a worker would fail at once, said plainly (and without starting one)."""
@@ -430,95 +368,19 @@ class HermesExecution(RunExecution):
 
     async def _start_worker(self) -> None:
         request = self._request()
-        # Hestia's own settings (keys, password, database URL) stay out of the agent's reach:
-        # its terminal tool could print them. Hermes' keys come from HERMES_HOME/.env.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HESTIA_")}
-        env.update(PYTHONUNBUFFERED="1", HERMES_HOME=request["hermes_home"])
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            WORKER_MODULE,
-            "--run",
-            self.ctx.run_id,  # so an operator (and the tests) can tell which run it serves
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=request["workspace"],
-            start_new_session=True,  # its own process group: one kill ends it and its tools
-            limit=LINE_LIMIT,
+        self._worker = WorkerProcess(
+            run_id=self.ctx.run_id,
+            owner=self.ctx.owner,
+            data_dir=self._settings.data_dir,
+            queue=self._queue,
         )
-        log.info("run %s: Hermes worker pid %s", self.ctx.run_id, self._process.pid)
-        self._record_worker(self._process.pid)
-        self._send(request)
-
-    def _record_worker(self, pid: int) -> None:
-        """Remember the worker on disk, for `reap_orphan_workers` after a crash."""
-        folder = _records_dir(self._settings.data_dir)
-        try:
-            folder.mkdir(mode=0o700, exist_ok=True)
-            record = {"pid": pid, "run_id": self.ctx.run_id, "owner": self.ctx.owner}
-            (folder / f"{self.ctx.run_id}.json").write_text(json.dumps(record))
-        except OSError:
-            log.warning("run %s: could not record its Hermes worker", self.ctx.run_id)
+        await self._worker.start(
+            request, cwd=request["workspace"], hermes_home=request["hermes_home"]
+        )
 
     def _send(self, message: dict[str, Any]) -> None:
-        process = self._process
-        if process is None or process.stdin is None or process.stdin.is_closing():
-            return
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            process.stdin.write(orjson.dumps(message) + b"\n")
-
-    async def _read_stdout(self) -> None:
-        assert self._process is not None and self._process.stdout is not None
-        stream = self._process.stdout
-        queue = self._queue
-        try:
-            while line := await stream.readline():
-                try:
-                    item = json.loads(line)
-                except ValueError:
-                    self._stderr.append(line.decode(errors="replace").rstrip())
-                    continue
-                if isinstance(item, dict):
-                    queue.put_nowait(item)
-        except (ValueError, asyncio.LimitOverrunError):
-            self._stderr.append("(a protocol line was longer than the limit)")
-        await self._process.wait()
-        queue.put_nowait(_EXITED)
-
-    async def _read_stderr(self) -> None:
-        assert self._process is not None and self._process.stderr is not None
-        stream = self._process.stderr
-        with contextlib.suppress(ValueError, asyncio.LimitOverrunError):
-            while line := await stream.readline():
-                text = line.decode(errors="replace").rstrip()
-                if text:
-                    self._stderr.append(text)
-
-    def _crash_error(self) -> dict[str, str]:
-        code = self._process.returncode if self._process is not None else None
-        tail = "\n".join(self._stderr) or "(no output on stderr)"
-        return HermesError(
-            f"The Hermes worker stopped (exit status {code}) before finishing the run. "
-            f"Its last lines:\n{tail}"
-        ).to_dict()
-
-    async def _stop_worker(self) -> None:
-        """End the worker's process group, whatever state the run ended in."""
-        process = self._process
-        if process is None:
-            return
-        if process.stdin is not None and not process.stdin.is_closing():
-            process.stdin.close()  # a finished worker leaves at the end of its input
-        if process.returncode is None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(process.wait(), timeout=0.5)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)  # its tools too, even after it exited
-        if process.returncode is None:
-            await process.wait()
-        (_records_dir(self._settings.data_dir) / f"{self.ctx.run_id}.json").unlink(missing_ok=True)
+        if self._worker is not None:
+            self._worker.send(message)
 
 
 def _for_hermes(decision: str) -> str:

@@ -554,3 +554,29 @@ def test_hermes_graceful_stop_interrupts_the_run_and_its_worker(hermes_server, h
         events = read_events(after, run["id"], timeout=WAIT)
         assert events[-1].type == "run.interrupted"
         assert transcript(after, session_id)[-1]["content"] == deltas(events)
+
+
+def finished(client: httpx.Client, response: httpx.Response) -> str:
+    return wait_for_run(client, response.json()["run"]["id"], timeout=WAIT)["status"]
+
+
+def test_hermes_retry_and_edit_send_the_right_history(hclient, fake):
+    session_id = new_session(hclient)
+    first = directive("first", reply="One.")
+    run = send(hclient, session_id, first)
+    assert wait_for_run(hclient, run["id"], timeout=WAIT)["status"] == "completed"
+    response = hclient.post(f"/api/sessions/{session_id}/retry")
+    assert response.status_code == 202, response.text
+    assert finished(hclient, response) == "completed"
+    sent = [m for m in fake.requests[-1]["messages"] if m["role"] != "system"]
+    assert [(m["role"], m["content"]) for m in sent] == [("user", first)]
+    edited = directive("edited", reply="Two.")
+    response = hclient.post(f"/api/sessions/{session_id}/messages/1/edit", json={"content": edited})
+    assert response.status_code == 202, response.text
+    assert finished(hclient, response) == "completed"
+    sent = [m for m in fake.requests[-1]["messages"] if m["role"] != "system"]
+    assert [(m["role"], m["content"]) for m in sent] == [("user", edited)]
+    assert [(m["role"], m["content"]) for m in transcript(hclient, session_id)] == [
+        ("user", edited),
+        ("assistant", "Two."),
+    ]

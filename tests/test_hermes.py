@@ -580,3 +580,16 @@ def test_hermes_retry_and_edit_send_the_right_history(hclient, fake):
         ("user", edited),
         ("assistant", "Two."),
     ]
+
+
+def test_hermes_provider_failure_fails_the_run_with_hermes_words(hclient, fake):
+    session_id = new_session(hclient)
+    run = send(hclient, session_id, directive("hi", fail="401"))
+    ended = wait_for_run(hclient, run["id"], timeout=WAIT)
+    assert ended["status"] == "failed", ended
+    assert ended["error"]["code"] == "hermes_failed"
+    assert ended["error"]["message"].startswith("Hermes failed: ")
+    assert worker_pids(run["id"]) == []
+    events = read_events(hclient, run["id"], timeout=WAIT)
+    assert events[-1].type == "run.failed"
+    assert events[-1].data["error"] == ended["error"]

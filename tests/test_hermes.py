@@ -163,6 +163,7 @@ def test_hermes_terminal_tool_call_produces_tool_events(hclient, fake):
     assert call["id"] == started[0].data["call_id"]
     assert json.loads(call["arguments"]) == {"command": "echo hearth-42; env"}
     assert messages[2]["parts"][0]["call_id"] == call["id"]
+    assert messages[2]["parts"][0]["is_error"] is False is finished[0].data["is_error"]
     assert "hearth-42" in messages[2]["content"]
     # I4: the deltas of the run are its assistant messages' text, in order.
     assert deltas(events) == messages[1]["content"] + messages[3]["content"]

@@ -73,7 +73,7 @@ class HermesExecution(RunExecution):
         self._worker: WorkerProcess | None = None
         self._streamed = False  # the current message received text
         self._current_call: ToolCall | None = None
-        self._finished_calls: set[str] = set()
+        self._finished_calls: dict[str, bool] = {}  # call id → is_error, this tool batch
 
     # -- the loop: worker lines instead of provider items -------------------------------------
 
@@ -180,7 +180,7 @@ class HermesExecution(RunExecution):
             )
             await self._flush()
         elif kind == "tool.finished":
-            self._finished_calls.add(str(line.get("call_id", "")))
+            self._finished_calls[str(line.get("call_id", ""))] = bool(line.get("is_error"))
             self._emit(
                 "tool.finished",
                 {
@@ -243,12 +243,14 @@ class HermesExecution(RunExecution):
             call_id = str(result.get("call_id", ""))
             output = str(result.get("content", ""))
             name = str(result.get("name", ""))
-            if call_id not in self._finished_calls:  # blocked calls get no callbacks
+            is_error = self._finished_calls.get(call_id)
+            if is_error is None:  # a call Hermes blocked gets no callbacks, only its result
+                is_error = True
                 self._emit(
                     "tool.finished",
                     {"call_id": call_id, "name": name, "output": output, "is_error": True},
                 )
-            part = {"type": "tool_result", "call_id": call_id, "name": name, "is_error": False}
+            part = {"type": "tool_result", "call_id": call_id, "name": name, "is_error": is_error}
             rows.append((output, part))
 
         async def insert(conn: AsyncConnection) -> None:

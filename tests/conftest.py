@@ -41,6 +41,8 @@ def server_env(fake: FakeProvider, **extra: str) -> dict[str, str]:
         "HESTIA_OPENAI_API_KEY": "test-key",
         "HESTIA_MODEL": "fake-model",
         "HESTIA_PROVIDER_TIMEOUT": "5",
+        # Never the developer's own Hermes: a session switched to it fails at once instead.
+        "HESTIA_HERMES_HOME": "/nonexistent/hestia-tests-hermes-home",
     }
     env.update(extra)
     return env

@@ -32,6 +32,11 @@ try:  # importable both with and without a tests/__init__.py
 except ImportError:
     from fake_provider import FakeProvider, fake_signature, split_words  # type: ignore[no-redef]
 
+# A connection that breaks or stalls mid-stream: openai 3 wraps the transport error in
+# APIConnectionError; openai 2 (pinned by hermes-agent, which the test extra installs) raises
+# httpx's error as it is. Hestia's adapter handles both (test_provider_failures.py).
+STREAM_CONNECTION_ERRORS = (openai.APIConnectionError, httpx.TransportError)
+
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[FakeProvider]:

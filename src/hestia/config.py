@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
@@ -61,11 +62,35 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=30.0, gt=0)
     sse_ping_seconds: float = Field(default=15.0, gt=0)
 
+    # Runtime of new sessions (builtin | hermes); overrides the one saved in the UI.
+    runtime: str | None = None
+    # Where the Hermes runtime's model comes from: `hermes` (HERMES_HOME/config.yaml) or
+    # `hestia` (HESTIA_OPENAI_BASE_URL, HESTIA_OPENAI_API_KEY and the session's model).
+    hermes_provider: str = "hermes"
+    # Hermes' home (config.yaml, .env, memories, skills); None means HERMES_HOME, else ~/.hermes.
+    hermes_home: Path | None = None
+    # Seconds a cancelled Hermes run gets to stop by itself before its worker is killed.
+    hermes_cancel_grace: float = Field(default=3.0, ge=0)
+
     @field_validator("approval_policy", mode="after")
     @classmethod
     def _policy(cls, value: str | None) -> str | None:
         if value is not None and value not in ("ask", "dangerous", "never"):
             raise ValueError("must be ask, dangerous or never")
+        return value
+
+    @field_validator("runtime", mode="after")
+    @classmethod
+    def _runtime(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("builtin", "hermes"):
+            raise ValueError("must be builtin or hermes")
+        return value
+
+    @field_validator("hermes_provider", mode="after")
+    @classmethod
+    def _hermes_provider(cls, value: str) -> str:
+        if value not in ("hermes", "hestia"):
+            raise ValueError("must be hermes or hestia")
         return value
 
     @field_validator("provider", mode="after")
@@ -99,6 +124,13 @@ class Settings(BaseSettings):
     def allowed_host_names(self) -> list[str]:
         """`HESTIA_ALLOWED_HOSTS` as lower-case names."""
         return [name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip()]
+
+    @property
+    def effective_hermes_home(self) -> Path:
+        """Hermes' home: `HESTIA_HERMES_HOME`, else `HERMES_HOME`, else `~/.hermes`."""
+        if self.hermes_home is not None:
+            return self.hermes_home.expanduser()
+        return Path(os.environ.get("HERMES_HOME") or "~/.hermes").expanduser()
 
     @property
     def binds_loopback(self) -> bool:

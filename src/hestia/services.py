@@ -13,6 +13,7 @@ from .core.approvals import Approvals
 from .core.auth import AuthService
 from .core.events import EventBus
 from .core.files import FileService
+from .core.hermes_process import reap_orphan_workers
 from .core.runs import RunManager
 from .core.sessions import SessionService
 from .core.settings import SettingsService
@@ -72,6 +73,7 @@ class Services:
         """Prepare the data dir, migrate, interrupt what a dead process left, start queued runs."""
         prepare_data_dir(self.settings)
         await migrate.upgrade(self.db)
+        reap_orphan_workers(self.settings.data_dir, self.runs.owner)  # before the sweep
         await self.auth.startup()
         await self.runs.startup()
         # The provider SDKs load in the background: the server answers before they are ready.

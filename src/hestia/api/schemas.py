@@ -59,6 +59,7 @@ class ApprovalDecision(Strict):
 
 class SettingsPatch(Strict):
     approval_policy: str | None = None
+    runtime: str | None = None
 
 
 class Login(Strict):

@@ -76,6 +76,8 @@ class RunContext:
     approval_policy: str = "dangerous"
     tools_enabled: bool = True
     parts: list[dict[str, Any]] = field(default_factory=list)
+    runtime: str = "builtin"  # builtin | hermes (core/hermes.py)
+    explicit_model: str | None = None  # the model the session or message chose, if any
 
 
 _END = object()

@@ -219,7 +219,13 @@ class RunManager:
             return None  # another process started a run in this session first (I5)
         if started is None:
             return None
-        execution = RunExecution(
+        execution_class: Any = RunExecution
+        extra: dict[str, Any] = {}
+        if started.runtime == "hermes":
+            from .hermes import HermesExecution  # the runtime's worker does the agent loop
+
+            execution_class, extra = HermesExecution, {"settings": self.settings}
+        execution = execution_class(
             ctx=started,
             db=self.db,
             bus=self.bus,
@@ -227,6 +233,7 @@ class RunManager:
             agent=self.agent,
             flush_interval=self.settings.flush_interval,
             lease_seconds=self.settings.lease_seconds,
+            **extra,
         )
         self._executions[started.run_id] = execution
         self._tasks[started.run_id] = asyncio.create_task(
@@ -308,6 +315,10 @@ class RunManager:
             workspace=session_workspace(self.settings.data_dir, session_id, session["workspace"]),
             approval_policy=session["approval_policy"] or default_policy,
             tools_enabled=self.agent is not None,
+            runtime=session["runtime"],
+            explicit_model=None
+            if session["model"] is None and run_input["model"] == self.settings.model
+            else run_input["model"],
         )
 
     async def _append_turn(

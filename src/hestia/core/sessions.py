@@ -16,11 +16,11 @@ from ..ids import new_id, utcnow
 from ..store import messages as message_store
 from ..store import sessions as session_store
 from ..store.db import Database
+from . import runtimes
 from .approvals import POLICIES
 from .runs import RunManager
 from .titles import DEFAULT_TITLE
 
-RUNTIMES = ("builtin",)
 MAX_TITLE_LENGTH = 200
 
 
@@ -43,6 +43,8 @@ class SessionService:
         """A new, empty session."""
         now = utcnow()
         session_id = new_id()
+        if runtime is None:
+            runtime = await self.runs.preferences.default_runtime()
         values: dict[str, Any] = {
             "id": session_id,
             "title": DEFAULT_TITLE,
@@ -225,12 +227,14 @@ def _policy(value: Any) -> str | None:
 
 
 def _runtime(value: Any) -> str:
-    if value is None:
-        return "builtin"
-    if value not in RUNTIMES:
+    status = runtimes.status_of(value) if isinstance(value, str) else None
+    if status is None:
         raise BadRequest(
-            f"Unknown or unavailable runtime {value!r}; available: {', '.join(RUNTIMES)}.",
-            code="runtime_unavailable",
+            f"'runtime' must be one of {', '.join(runtimes.RUNTIMES)}.", code="runtime_unavailable"
+        )
+    if not status.available:
+        raise BadRequest(
+            f"The {value} runtime is not available: {status.reason}", code="runtime_unavailable"
         )
     return value
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from ...core import runtimes
 from ..deps import ServicesDep
 from ..responses import ModelList
 
@@ -17,6 +18,8 @@ async def list_models(services: ServicesDep) -> dict[str, Any]:
     """Every provider's models; a provider that cannot be reached says why in `providers`."""
     statuses = await services.providers.statuses()
     return {
+        "default_runtime": await services.preferences.default_runtime(),
+        "runtimes": [r.view() for r in runtimes.statuses()],
         "default_model": services.settings.model,
         "models": [{"id": m.id, "provider": m.provider} for s in statuses for m in s.models],
         "providers": [

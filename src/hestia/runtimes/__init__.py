@@ -1,0 +1,1 @@
+"""Agent runtimes that run outside the web process (each imports its own agent package)."""

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from ...errors import BadRequest
-from ..sessions import RUNTIMES
+from ..runtimes import RUNTIMES
 from . import ImportedMessage, ImportedSession
 
 SOURCE = "hestia"

@@ -43,6 +43,7 @@ ROUTES = [
     ("POST", "/api/runs/{run_id}/cancel"),
     ("POST", "/api/approvals/{approval_id}"),
     ("PATCH", "/api/settings"),
+    ("POST", "/api/render"),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path in ROUTES]
 ID_ROUTES = [(method, path) for method, path in ROUTES if "{" in path]
@@ -67,6 +68,10 @@ FIELDS = {
     "client_message_id": st.sampled_from(["cmid-1", "cmid-2", ""]) | st.text(max_size=12),
     "approval_policy": st.sampled_from(["ask", "dangerous", "never", ""]) | st.text(max_size=12),
     "decision": st.sampled_from(["once", "session", "always", "deny", ""]) | st.text(max_size=12),
+    "theme": st.sampled_from(["system", "light", "dark", ""]) | st.text(max_size=12),
+    "default_model": st.sampled_from(["fake-model", ""]) | st.text(max_size=12),
+    "openai_base_url": st.sampled_from(["http://127.0.0.1:1/v1", "ftp://x", ""]),
+    "text": st.text(max_size=60),
 }
 FIELD_VALUES = {name: st.one_of(values, JSON_VALUES) for name, values in FIELDS.items()}
 # The fields each route's body takes; a name marked with * is required.
@@ -77,7 +82,8 @@ ROUTE_FIELDS = {
     "/api/sessions/{session_id}/messages": ("*content", "client_message_id", "model"),
     "/api/sessions/{session_id}/messages/{seq}/edit": ("*content",),
     "/api/approvals/{approval_id}": ("*decision",),
-    "/api/settings": ("approval_policy",),
+    "/api/settings": ("approval_policy", "theme", "default_model", "openai_base_url"),
+    "/api/render": ("*text",),
 }
 
 

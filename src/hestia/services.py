@@ -42,7 +42,7 @@ class Services:
         bus = EventBus()
         providers = providers or ProviderRegistry.from_settings(settings)
         approvals = Approvals(db)
-        preferences = SettingsService(db=db, settings=settings)
+        preferences = SettingsService(db=db, settings=settings, providers=providers)
         runs = RunManager(
             db=db,
             bus=bus,
@@ -67,6 +67,7 @@ class Services:
         """Prepare the data dir, migrate, interrupt what a dead process left, start queued runs."""
         prepare_data_dir(self.settings)
         await migrate.upgrade(self.db)
+        await self.preferences.sync_providers()  # provider settings saved in the app
         await self.runs.startup()
 
     async def stop(self) -> None:

@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..services import Services
+from ..web import install as install_web
 from . import errors
 from .limits import BodyLimit, NoNulInUrl
-from .routes import approvals, files, health, models, runs, sessions
+from .routes import approvals, files, health, models, render, runs, sessions
 from .routes import settings as settings_routes
 
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         files_max_bytes=settings.max_file_bytes + 64 * 1024,
     )
     app.add_middleware(NoNulInUrl)
-    for module in (health, sessions, files, runs, models, approvals, settings_routes):
+    for module in (health, sessions, files, runs, models, approvals, settings_routes, render):
         app.include_router(module.router)
+    install_web(app)
     return app

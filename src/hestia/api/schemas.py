@@ -58,4 +58,15 @@ class ApprovalDecision(Strict):
 
 
 class SettingsPatch(Strict):
+    """Null (or "") clears a saved value, back to the default; keys are write-only."""
+
     approval_policy: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    anthropic_api_key: str | None = None
+    default_model: str | None = None
+    theme: str | None = None
+
+
+class RenderRequest(Strict):
+    text: str

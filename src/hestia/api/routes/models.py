@@ -14,9 +14,10 @@ router = APIRouter(prefix="/api", tags=["models"])
 @router.get("/models")
 async def list_models(services: ServicesDep) -> dict[str, Any]:
     """Every provider's models; a provider that cannot be reached says why in `providers`."""
+    await services.preferences.sync_providers()
     statuses = await services.providers.statuses()
     return {
-        "default_model": services.settings.model,
+        "default_model": await services.preferences.default_model(),
         "models": [{"id": m.id, "provider": m.provider} for s in statuses for m in s.models],
         "providers": [
             {"name": s.name, "base_url": s.base_url, "ok": s.error is None, "error": s.error}

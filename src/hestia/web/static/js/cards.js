@@ -71,15 +71,22 @@ export class Answer {
     const snapshot = this.text;
     this.inFlight = true;
     this.lastRender = performance.now();
+    let failed = false;
     try {
       const html = await renderMarkdown(snapshot);
       this._show(html, snapshot);
     } catch {
-      // The plain text stays visible; the next change tries again.
+      failed = true; // the plain text stays visible meanwhile
     } finally {
       this.inFlight = false;
     }
-    if (this.text !== this.renderedText) this._schedule(this.final);
+    if (this.text === this.renderedText) return;
+    if (failed) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this._render(), 2000);
+    } else {
+      this._schedule(this.final);
+    }
   }
 }
 

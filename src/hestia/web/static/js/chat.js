@@ -175,12 +175,13 @@ export async function openSession(id, { keepScroll = false } = {}) {
       api.get(`/api/sessions/${id}/runs`),
     ]);
   } catch (error) {
-    if (token !== loadToken) return;
+    if (token !== loadToken) return false;
     if (error.status === 404) { toast("That session no longer exists."); location.hash = sessionHash(null); }
-    else toast(error.message);
-    return;
+    else if (error.status) toast(error.message);
+    return false;
   }
-  if (token !== loadToken) return;
+  if (token !== loadToken) return true;
+  setConnection("idle");
   const before = scroller().scrollTop;
   state.session = data.session;
   $("#session-title").textContent = data.session.title || "New session";
@@ -201,6 +202,15 @@ export async function openSession(id, { keepScroll = false } = {}) {
   updateComposer();
   if (keepScroll && !stickToBottom) scroller().scrollTop = before;
   else { stickToBottom = true; stick(); }
+  return true;
+}
+
+/** Re-read the session after a run ended; a network error retries with back-off. */
+async function reload(sessionId, attempt = 0) {
+  if (state.sessionId !== sessionId) return;
+  if (await openSession(sessionId, { keepScroll: true })) return;
+  if (attempt === 0) setConnection("reconnecting");
+  setTimeout(() => reload(sessionId, attempt + 1), Math.min(8000, 500 * 2 ** attempt));
 }
 
 function loadEarlierButton() {
@@ -230,7 +240,7 @@ function follow(runId) {
       announce("Answer finished.");
       emit("sessions-changed");
       emit("run-ended", runId);
-      if (state.sessionId === sessionId) openSession(sessionId, { keepScroll: true });
+      reload(sessionId);
     },
   });
   thread().append(live.el);

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import answers, chromium, page, proxy, send  # noqa: F401
+from tests.browser import answers, send
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,15 +56,17 @@ def test_reload_mid_stream_resumes_without_duplication(page, fake):
     expect(page.locator(".msg.user")).to_have_count(1)
 
 
-def test_network_cut_mid_stream_reconnects_and_resumes(page, fake, proxy):  # noqa: F811
+def test_network_cut_mid_stream_reconnects_and_resumes(page, fake, proxy):
     n = 120
     fake.set_default(tokens=n, delay=0.04)
     resumed_from: list[int] = []
     page.on(
         "request",
-        lambda r: resumed_from.append(int(r.headers.get("last-event-id", "0")))
-        if "/events" in r.url
-        else None,
+        lambda r: (
+            resumed_from.append(int(r.headers.get("last-event-id", "0")))
+            if "/events" in r.url
+            else None
+        ),
     )
     send(page, "a long one")
     expect(page.locator(".msg.live .answer")).to_contain_text("w5 ")

@@ -128,7 +128,8 @@ function renderMessages(messages, runs, { skipRun, prepend = false } = {}) {
     }
     if (el) {
       frag.append(el);
-      if (m.run_id && !m.superseded) lastOfRun.set(m.run_id, el);
+      // A retry answers the same user message again, so a run's notice follows its answer.
+      if (m.run_id && !m.superseded && m.role !== "user") lastOfRun.set(m.run_id, el);
     }
   }
   const runById = new Map(runs.map((r) => [r.id, r]));
@@ -136,9 +137,7 @@ function renderMessages(messages, runs, { skipRun, prepend = false } = {}) {
   for (const [runId, el] of lastOfRun) {
     const run = runById.get(runId);
     if (!run || !STOPPED[run.status] || runId === skipRun) continue;
-    const notice = runNotice(run, { canRetry: !skipRun && latestRun && latestRun.id === runId });
-    if (el.dataset.role === "user") el.after(notice);
-    else el.append(notice);
+    el.append(runNotice(run, { canRetry: !skipRun && latestRun && latestRun.id === runId }));
   }
   if (!skipRun && lastAssistant && latestRun && lastAssistant.m.run_id === latestRun.id && latestRun.status === "completed") {
     lastAssistant.el.append(h("div", { class: "msg-actions" },

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import pytest
@@ -113,22 +113,32 @@ def proxy(server: HestiaServer) -> Iterator[CuttableProxy]:
     proxy.stop()
 
 
-@pytest.fixture
-def page(chromium, proxy: CuttableProxy):
-    """A fresh browser page on the app (through the proxy), failing the test on page errors."""
+@contextmanager
+def open_page(chromium, base_url: str, **context_options):
+    """A fresh browser page on the app at `base_url`; page errors fail the test."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
-    context = chromium.new_context(viewport={"width": 1280, "height": 860}, base_url=proxy.url)
+    options = {"viewport": {"width": 1280, "height": 860}, **context_options}
+    context = chromium.new_context(base_url=base_url, **options)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("/")
     page.wait_for_selector("body[data-ready]")
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
     assert errors == [], errors
+
+
+@pytest.fixture
+def page(chromium, proxy: CuttableProxy):
+    """The app in a fresh browser page, talking to `server` through `proxy`."""
+    with open_page(chromium, proxy.url) as page:
+        yield page
 
 
 def send(page, text: str) -> None:

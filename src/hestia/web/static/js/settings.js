@@ -153,6 +153,7 @@ export function showSetup(s, onDone) {
     form,
   ));
   root.hidden = false;
+  $("#session-title").textContent = "Welcome";
   $("#conversation").hidden = true;
   $("#composer").hidden = true;
   form.querySelector("input:not([disabled])")?.focus();

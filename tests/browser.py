@@ -125,6 +125,11 @@ def open_page(chromium, base_url: str, **context_options):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # index.html carries the CSP as a meta tag too, so any violation shows up here.
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     page.goto("/")
     page.wait_for_selector("body[data-ready]")
     try:

@@ -43,6 +43,18 @@ def test_tool_card_and_approval_flow(page, fake):
     )
 
 
+def test_reasoning_is_a_collapsed_thinking_block(page, fake):
+    fake.set_default(reasoning="First I weigh the options carefully.", reply="Pick the second.")
+    send(page, "which one?")
+    expect(answers(page)).to_have_text(["Pick the second."])
+    thinking = page.locator(".thinking")
+    expect(thinking).to_have_count(1)
+    expect(thinking).not_to_have_attribute("open", "")
+    expect(thinking.locator(".thinking-body")).to_be_hidden()
+    thinking.locator("summary").click()
+    expect(thinking.locator(".thinking-body")).to_have_text("First I weigh the options carefully.")
+
+
 def test_denied_tool_shows_as_failed(page, fake):
     fake.set_default(
         steps=[

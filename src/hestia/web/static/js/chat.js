@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { Answer, thinkingBlock, toolCard } from "./cards.js";
 import { $, copyText, h, icon, toast } from "./dom.js";
 import { LiveRun, reasoningCache } from "./live.js";
-import { emit, sessionHash, state } from "./state.js";
+import { emit, on, sessionHash, state } from "./state.js";
 
 const PAGE = 200;
 const thread = () => $("#thread");
@@ -373,4 +373,9 @@ export function initChat() {
     $(".topbar").classList.toggle("scrolled", s.scrollTop > 4);
   });
   updateComposer();
+  // A run started elsewhere (another tab, a script) in the open session: follow it too.
+  on("sessions-listed", (sessions) => {
+    const open = sessions.find((s) => s.id === state.sessionId);
+    if (open && open.active_run_id && !busy()) openSession(state.sessionId, { keepScroll: true });
+  });
 }

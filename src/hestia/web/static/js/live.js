@@ -96,7 +96,6 @@ export class LiveRun {
         this.approvals.set(data.approval_id, card);
         this.tools.get(data.call_id)?.setStatus("waiting");
         this._add(card.el);
-        card.el.querySelector("button")?.focus({ preventScroll: true });
         break;
       }
       case "approval.resolved": {

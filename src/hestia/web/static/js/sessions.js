@@ -34,6 +34,7 @@ export async function refreshSessions() {
     return;
   }
   render();
+  emit("sessions-listed", sessions);
   // Keep spinners honest while something runs somewhere.
   clearTimeout(poll);
   if (sessions.some((s) => s.active_run_id)) poll = setTimeout(refreshSessions, 3000);

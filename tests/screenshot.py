@@ -128,6 +128,8 @@ def main() -> None:
 
 def extra(page, browser, server: HestiaServer, out: Path) -> None:
     """More screens, for review."""
+    from playwright.sync_api import expect
+
     out.mkdir(parents=True, exist_ok=True)
     page.emulate_media(color_scheme="dark")
     page.screenshot(path=out / "dark.png")
@@ -146,9 +148,7 @@ def extra(page, browser, server: HestiaServer, out: Path) -> None:
     mobile.wait_for_selector(".msg.assistant .answer")
     mobile.screenshot(path=out / "phone.png")
     mobile.locator("#open-sidebar").click()
-    mobile.wait_for_function(
-        "getComputedStyle(document.querySelector('#sidebar')).transform === 'none'"
-    )
+    expect(mobile.locator("#sidebar")).to_be_in_viewport(ratio=1)
     mobile.screenshot(path=out / "phone-drawer.png")
     phone.close()
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,24 +30,42 @@ export class Answer {
     this.lastRender = 0;
     this.timer = null;
     this.final = !live;
+    this.caret = live ? h("span", { class: "caret", "aria-hidden": "true" }) : null;
     this.onChange = () => {};
     if (html !== null) this._show(html, text);
     else if (text) this._schedule();
-    if (live) this.el.classList.add("cursor");
+    this._placeTail();
   }
 
   append(text) {
     this.text += text;
-    this.tail.textContent = this.text.slice(this.renderedText.length);
+    this._placeTail();
     this._schedule();
   }
 
   finish(text) {
     if (typeof text === "string") this.text = text;
     this.final = true;
-    this.el.classList.remove("cursor");
-    this.tail.textContent = this.text.slice(this.renderedText.length);
+    if (this.caret) { this.caret.remove(); this.caret = null; }
+    this._placeTail();
     this._schedule(true);
+  }
+
+  // Text not rendered yet continues the last paragraph (or list item) instead of starting a
+  // line of its own, so the answer does not jump when the next render lands.
+  _placeTail() {
+    const rest = this.text.startsWith(this.renderedText) ? this.text.slice(this.renderedText.length) : "";
+    let host = this.el;
+    const last = this.rendered.lastElementChild;
+    if (last && !rest.includes("\n")) {
+      if (last.tagName === "P") host = last;
+      else if ((last.tagName === "UL" || last.tagName === "OL") && last.lastElementChild) host = last.lastElementChild;
+    }
+    // Rendering trims the space the rendered part ended with; keep the words apart.
+    const gap = host !== this.el && /\s$/.test(this.renderedText) && rest && !/^\s/.test(rest) ? " " : "";
+    this.tail.textContent = gap + rest;
+    host.append(this.tail);
+    if (this.caret) host.append(this.caret);
   }
 
   _show(html, text) {
@@ -55,7 +73,7 @@ export class Answer {
     decorateCode(this.rendered);
     this.renderedText = text;
     // The text that arrived while the server was rendering shows as plain text meanwhile.
-    this.tail.textContent = this.text.startsWith(text) ? this.text.slice(text.length) : "";
+    this._placeTail();
     this.onChange();
   }
 

@@ -81,3 +81,21 @@ def test_network_cut_mid_stream_reconnects_and_resumes(page, fake, proxy):
     assert answers(page).inner_text().split() == words(n)
     expect(page.locator("#conn-state")).to_be_hidden()
     assert max(resumed_from) > 0  # it asked for the events after the last one it had
+
+
+def test_server_killed_mid_stream_shows_interrupted_and_retries(page, fake, server):
+    fake.set_default(tokens=400, delay=0.05)
+    send(page, "keep going")
+    expect(page.locator(".msg.live .answer")).to_contain_text("w10 ")
+    server.kill9()
+    expect(page.locator("#conn-state")).to_be_visible()
+    server.restart()
+    # The page reconnects to the new process, learns the run was interrupted, and keeps the
+    # text that was stored before the crash (a prefix of what streamed).
+    notice = page.locator(".notice[data-run-status=interrupted]")
+    expect(notice).to_contain_text("Interrupted")
+    kept = answers(page).first.inner_text().split()
+    assert len(kept) >= 5 and kept == words(len(kept))
+    fake.set_default(reply="Picked up again.")
+    notice.get_by_role("button", name="Retry").click()
+    expect(answers(page)).to_have_text(["Picked up again."])

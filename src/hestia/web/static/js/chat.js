@@ -376,6 +376,8 @@ export function initChat() {
   // A run started elsewhere (another tab, a script) in the open session: follow it too.
   on("sessions-listed", (sessions) => {
     const open = sessions.find((s) => s.id === state.sessionId);
-    if (open && open.active_run_id && !busy()) openSession(state.sessionId, { keepScroll: true });
+    if (!open) return;
+    $("#session-title").textContent = open.title || "New session";
+    if (open.active_run_id && !busy()) openSession(state.sessionId, { keepScroll: true });
   });
 }

@@ -41,6 +41,10 @@ function providerFields(s) {
     type: "password", name: "openai_api_key", autocomplete: "off", spellcheck: "false", disabled: s.openai_api_key_locked,
     placeholder: s.openai_api_key_set ? `Saved (${s.openai_api_key}) — type to replace` : "sk-…",
   });
+  const anthropic = h("input", {
+    type: "password", name: "anthropic_api_key", autocomplete: "off", spellcheck: "false", disabled: s.anthropic_api_key_locked,
+    placeholder: s.anthropic_api_key_set ? `Saved (${s.anthropic_api_key}) — type to replace` : "Optional, for Claude models",
+  });
   const model = h("input", { type: "text", name: "default_model", value: s.default_model, disabled: s.default_model_locked, spellcheck: "false", list: "model-options" });
   const options = h("datalist", { id: "model-options" });
   api.get("/api/models").then((data) => {
@@ -53,6 +57,7 @@ function providerFields(s) {
       field("Default model", model, lockedHelp(s.default_model_locked, "Used when a session does not pick one.")),
       options,
     ],
+    anthropic: field("Anthropic API key", anthropic, lockedHelp(s.anthropic_api_key_locked, "Models whose name starts with “claude” then go to Anthropic.")),
     preset(url, defaultModel) {
       if (!baseUrl.disabled) baseUrl.value = url;
       if (!model.disabled && defaultModel) model.value = defaultModel;
@@ -62,6 +67,7 @@ function providerFields(s) {
       const changes = {};
       if (!baseUrl.disabled && baseUrl.value.trim() !== s.openai_base_url) changes.openai_base_url = baseUrl.value.trim();
       if (!key.disabled && key.value.trim()) changes.openai_api_key = key.value.trim();
+      if (!anthropic.disabled && anthropic.value.trim()) changes.anthropic_api_key = anthropic.value.trim();
       if (!model.disabled && model.value.trim() && model.value.trim() !== s.default_model) changes.default_model = model.value.trim();
       return changes;
     },
@@ -90,6 +96,7 @@ export async function openSettings() {
   const form = h("form", { class: "form", method: "dialog" },
     h("div", { class: "section-label", text: "Model provider" }),
     ...provider.nodes,
+    provider.anthropic,
     h("div", { class: "section-label", text: "Agent" }),
     field("Approvals", policy, lockedHelp(s.approval_policy_locked, "When the agent must ask before running a tool.")),
     h("div", { class: "section-label", text: "Appearance" }),

@@ -66,8 +66,10 @@ export function followRun(runId, { lastEventId = 0, onEvent, onState = () => {} 
           if (line === "") {
             if (event.data.length && event.id !== null) {
               const id = event.id;
-              if (id > last) {
-                last = id;
+              // After a server crash the run's end may reuse an id this page already saw live
+              // (those events were never stored); the end of the run is news all the same.
+              if (id > last || isTerminal(event.type)) {
+                last = Math.max(last, id);
                 const item = { id, type: event.type, data: JSON.parse(event.data.join("\n")) };
                 onEvent(item);
                 if (isTerminal(item.type)) return "ended";

@@ -109,10 +109,10 @@ def test_setup_screen_on_first_run(chromium, tmp_path, fake):
             expect(page.locator("#setup")).to_be_hidden()
             page.locator("#open-settings").click()
             dialog = page.locator("#settings-dialog")
-            expect(dialog.get_by_label("API key")).to_have_attribute(
+            expect(dialog.get_by_label("API key", exact=True)).to_have_attribute(
                 "placeholder", "Saved (sk-…abcd) — type to replace"
             )
-            expect(dialog.get_by_label("API key")).to_have_value("")
+            expect(dialog.get_by_label("API key", exact=True)).to_have_value("")
     finally:
         server.stop()
     assert "sk-test-0123456789abcd" not in server.log()

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def bare(tmp_path: Path, fake) -> Iterator[HestiaServer]:
+def bare(tmp_path: Path, fake, monkeypatch: pytest.MonkeyPatch) -> Iterator[HestiaServer]:
     """A server started with no provider configured at all (a first run)."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     server = HestiaServer(data_dir=tmp_path / "bare", env={"HESTIA_PROVIDER_TIMEOUT": "5"})
     server.start()
     yield server

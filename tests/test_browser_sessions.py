@@ -88,7 +88,8 @@ def test_open_a_session_from_the_sidebar(page, server, fake):
     expect(page.locator("#session-title")).to_have_text("remember this")
 
 
-def test_setup_screen_on_first_run(chromium, tmp_path, fake):
+def test_setup_screen_on_first_run(chromium, tmp_path, fake, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     server = HestiaServer(data_dir=tmp_path / "fresh", env={"HESTIA_PROVIDER_TIMEOUT": "5"})
     server.start()
     try:

@@ -85,7 +85,7 @@ def test_stop_with_escape_then_retry(page, fake):
 
 
 def test_sending_while_busy_is_queued(page, fake):
-    fake.set_default(tokens=40, delay=0.05)
+    fake.set_default(tokens=100, delay=0.05)
     send(page, "first question")
     expect(page.locator(".msg.live .answer")).to_contain_text("w2 ")
     send(page, "second question")

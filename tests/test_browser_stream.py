@@ -22,7 +22,7 @@ def live_words(page) -> list[str]:
 def test_send_streams_and_renders_markdown(page, fake):
     fake.set_default(
         reply="Hello **world**, here is code:\n\n```python\nprint('hi')\n```\n\n- one\n- two\n",
-        delay=0.1,
+        delay=0.25,  # slow enough to see it stream, even on a loaded machine
     )
     send(page, "hi there")
     expect(page.locator(".msg.user .bubble")).to_have_text("hi there")
@@ -40,8 +40,8 @@ def test_send_streams_and_renders_markdown(page, fake):
 
 
 def test_reload_mid_stream_resumes_without_duplication(page, fake):
-    n = 60
-    fake.set_default(tokens=n, delay=0.06)
+    n = 150  # long enough to still be streaming when the reloaded page is back, under load
+    fake.set_default(tokens=n, delay=0.05)
     send(page, "count for me")
     expect(page.locator(".msg.live .answer")).to_contain_text("w8 ")
     page.reload()

@@ -2,9 +2,9 @@
 // actions on messages (edit, retry, copy, earlier versions).
 
 import { api } from "./api.js";
-import { Answer, thinkingBlock, toolCard } from "./cards.js";
-import { $, copyText, h, icon, toast } from "./dom.js";
-import { LiveRun, reasoningCache } from "./live.js";
+import { $, h, toast } from "./dom.js";
+import { LiveRun } from "./live.js";
+import { renderMessages, userMessage } from "./messages.js";
 import { emit, on, sessionHash, state } from "./state.js";
 
 const PAGE = 200;
@@ -52,103 +52,6 @@ function newId() {
 
 // ---------- rendering stored messages ----------
 
-function userMessage(m, { queued = false } = {}) {
-  const el = h("div", { class: `msg user${m.superseded ? " superseded" : ""}`, "data-seq": m.seq ?? null, "data-role": "user" },
-    h("div", { class: "bubble", text: m.content }),
-  );
-  if (queued) {
-    el.append(h("div", { class: "badge queued", text: "Queued" }));
-    return el;
-  }
-  const actions = h("div", { class: "msg-actions" },
-    h("button", { type: "button", "aria-label": "Copy message", onclick: (e) => copyText(m.content, e.currentTarget) }, icon("copy"), h("span", { text: "Copy" })),
-  );
-  if (m.seq && !m.superseded) {
-    actions.append(h("button", { type: "button", "aria-label": "Edit message", onclick: () => editMessage(el, m) }, icon("edit"), h("span", { text: "Edit" })));
-  }
-  el.append(actions);
-  return el;
-}
-
-function assistantMessage(m) {
-  const el = h("div", { class: `msg assistant${m.superseded ? " superseded" : ""}`, "data-seq": m.seq, "data-role": "assistant", "data-run-id": m.run_id });
-  const thinking = (m.parts || []).filter((p) => p.type === "thinking" && p.text).map((p) => p.text).join("\n\n") || reasoningCache.get(m.id);
-  if (thinking) el.append(thinkingBlock(thinking).el);
-  if (m.content) {
-    const answer = new Answer({ html: m.html ?? null, text: m.content });
-    el.append(answer.el);
-  }
-  return el;
-}
-
-const STOPPED = {
-  cancelled: ["Stopped.", ""],
-  interrupted: ["Interrupted — the server stopped before the answer was finished.", ""],
-  failed: ["The answer failed.", "error"],
-};
-
-function runNotice(run, { canRetry }) {
-  const [text, kind] = STOPPED[run.status];
-  const detail = run.status === "failed" && run.error ? ` ${run.error.message}` : "";
-  return h("div", { class: `notice ${kind}`, role: "status", "data-run-status": run.status },
-    h("span", { class: "grow", text: text + detail }),
-    canRetry ? h("button", { class: "button small", type: "button", onclick: retry }, icon("retry"), h("span", { text: "Retry" })) : null,
-  );
-}
-
-function renderMessages(messages, runs, { skipRun, prepend = false } = {}) {
-  const frag = document.createDocumentFragment();
-  const cards = new Map();
-  const lastOfRun = new Map();
-  let lastAssistant = null;
-  for (const m of messages) {
-    if (m.run_id && m.run_id === skipRun && m.role !== "user") continue;
-    let el = null;
-    if (m.role === "user") {
-      el = userMessage(m);
-    } else if (m.role === "assistant") {
-      el = assistantMessage(m);
-      for (const part of m.parts || []) {
-        if (part.type !== "tool_call") continue;
-        const card = toolCard({ callId: part.id, name: part.name, args: part.arguments });
-        card.setStatus("pending");
-        cards.set(part.id, card);
-        el.append(card.el);
-      }
-      if (!m.superseded) lastAssistant = { el, m };
-    } else if (m.role === "tool") {
-      const part = (m.parts || [])[0] || {};
-      const card = cards.get(part.call_id);
-      if (card) card.setOutput(m.content, part.is_error);
-      else {
-        const orphan = toolCard({ callId: part.call_id, name: part.name || "tool", args: {} });
-        orphan.setOutput(m.content, part.is_error);
-        el = h("div", { class: "msg assistant" }, orphan.el);
-      }
-    }
-    if (el) {
-      frag.append(el);
-      // A retry answers the same user message again, so a run's notice follows its answer.
-      if (m.run_id && !m.superseded && m.role !== "user") lastOfRun.set(m.run_id, el);
-    }
-  }
-  const runById = new Map(runs.map((r) => [r.id, r]));
-  const latestRun = runs.filter((r) => r.status !== "queued").at(-1);
-  for (const [runId, el] of lastOfRun) {
-    const run = runById.get(runId);
-    if (!run || !STOPPED[run.status] || runId === skipRun) continue;
-    el.append(runNotice(run, { canRetry: !skipRun && latestRun && latestRun.id === runId }));
-  }
-  if (!skipRun && lastAssistant && latestRun && lastAssistant.m.run_id === latestRun.id && latestRun.status === "completed") {
-    lastAssistant.el.append(h("div", { class: "msg-actions" },
-      h("button", { type: "button", "aria-label": "Copy answer", onclick: (e) => copyText(lastAssistant.m.content, e.currentTarget) }, icon("copy"), h("span", { text: "Copy" })),
-      h("button", { type: "button", "aria-label": "Retry answer", onclick: retry }, icon("retry"), h("span", { text: "Retry" })),
-    ));
-  }
-  if (prepend) thread().prepend(frag);
-  else thread().append(frag);
-}
-
 // ---------- opening a session ----------
 
 export async function openSession(id, { keepScroll = false } = {}) {
@@ -193,7 +96,7 @@ export async function openSession(id, { keepScroll = false } = {}) {
   if (data.has_more) thread().append(loadEarlierButton());
   const running = runs.runs.find((r) => r.status === "running");
   const queued = runs.runs.filter((r) => r.status === "queued");
-  renderMessages(data.messages, runs.runs, { skipRun: running?.id });
+  thread().append(renderMessages(data.messages, runs.runs, { skipRun: running?.id, onEdit: editMessage, onRetry: retry }));
   if (running) follow(running.id);
   for (const run of queued) thread().append(userMessage({ content: run.input.content }, { queued: true }));
   if (!running && queued.length) setTimeout(() => { if (token === loadToken) openSession(id, { keepScroll: true }); }, 400);
@@ -222,7 +125,7 @@ function loadEarlierButton() {
     const height = scroller().scrollHeight;
     button.remove();
     oldestSeq = data.messages.length ? data.messages[0].seq : oldestSeq;
-    renderMessages(data.messages, runs.runs, { prepend: true, skipRun: "none" });
+    thread().prepend(renderMessages(data.messages, runs.runs, { skipRun: "none", onEdit: editMessage, onRetry: retry }));
     if (data.has_more) thread().prepend(loadEarlierButton());
     scroller().scrollTop += scroller().scrollHeight - height;
   });

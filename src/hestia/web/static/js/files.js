@@ -43,13 +43,13 @@ async function list(folder = path) {
     if (error.code === "file_not_found" && folder) return list("");
     data = { entries: [], error: error.message };
   }
-  const rows = h("div", { class: "file-list", role: "list" });
+  const rows = h("div", { class: "file-list", role: "group", "aria-label": `Files in ${folder || "the workspace"}` });
   if (data.error) rows.append(h("div", { class: "list-empty", text: data.error }));
   else if (!data.entries.length) rows.append(h("div", { class: "list-empty", text: "No files yet. The agent’s work appears here." }));
   for (const entry of data.entries) {
     const dir = entry.type === "dir";
     rows.append(h("button", {
-      class: "file-row", type: "button", role: "listitem", "aria-current": entry.path === selected ? "true" : null,
+      class: "file-row", type: "button", "aria-current": entry.path === selected ? "true" : null,
       onclick: () => (dir ? list(entry.path) : preview(entry.path)),
     }, icon(dir ? "folder" : "file"), h("span", { class: "fname", text: entry.name }), h("span", { class: "fsize", text: dir ? "" : size(entry.size) })));
   }

@@ -92,9 +92,11 @@ class CuttableProxy:
         self.cut()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One headless Chromium for the whole run."""
+    """One headless Chromium per test module. Not per session: Playwright's sync API keeps an
+    event loop running on this thread while it is started, and the async tests of the modules
+    after it need the thread to themselves."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -14,6 +14,9 @@ import pytest
 from tests.fake_provider import FakeProvider
 from tests.server import HestiaServer
 
+# Browser fixtures (chromium, page, proxy) for tests/test_browser_*.py.
+pytest_plugins = ["tests.browser"]
+
 PG_ADMIN_URL = os.environ.get(
     "HESTIA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

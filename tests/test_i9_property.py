@@ -44,6 +44,7 @@ ROUTES = [
     ("POST", "/api/approvals/{approval_id}"),
     ("PATCH", "/api/settings"),
     ("POST", "/api/sessions/import"),
+    ("POST", "/api/render"),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path in ROUTES]
 # Fuzzed by test_schemathesis.py (and tested in test_auth.py) instead: a random body that sets
@@ -85,6 +86,10 @@ FIELDS = {
         max_size=3,
     ),
     "format": st.sampled_from(["hestia-session", "other"]),
+    "theme": st.sampled_from(["system", "light", "dark", ""]) | st.text(max_size=12),
+    "default_model": st.sampled_from(["fake-model", ""]) | st.text(max_size=12),
+    "openai_base_url": st.sampled_from(["http://127.0.0.1:1/v1", "ftp://x", ""]),
+    "text": st.text(max_size=60),
 }
 FIELD_VALUES = {name: st.one_of(values, JSON_VALUES) for name, values in FIELDS.items()}
 # The fields each route's body takes; a name marked with * is required.
@@ -95,8 +100,9 @@ ROUTE_FIELDS = {
     "/api/sessions/{session_id}/messages": ("*content", "client_message_id", "model"),
     "/api/sessions/{session_id}/messages/{seq}/edit": ("*content",),
     "/api/approvals/{approval_id}": ("*decision",),
-    "/api/settings": ("approval_policy",),
+    "/api/settings": ("approval_policy", "theme", "default_model", "openai_base_url"),
     "/api/sessions/import": ("*session_id", "messages", "title", "pinned", "archived"),
+    "/api/render": ("*text",),
 }
 
 

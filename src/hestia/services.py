@@ -47,7 +47,7 @@ class Services:
         bus = EventBus()
         providers = providers or ProviderRegistry.from_settings(settings)
         approvals = Approvals(db)
-        preferences = SettingsService(db=db, settings=settings)
+        preferences = SettingsService(db=db, settings=settings, providers=providers)
         runs = RunManager(
             db=db,
             bus=bus,
@@ -75,6 +75,7 @@ class Services:
         await migrate.upgrade(self.db)
         reap_orphan_workers(self.settings.data_dir, self.runs.owner)  # before the sweep
         await self.auth.startup()
+        await self.preferences.sync_providers()  # provider settings saved in the app
         await self.runs.startup()
         # The provider SDKs load in the background: the server answers before they are ready.
         self.warming = asyncio.create_task(self.providers.warm(), name="provider-warm-up")

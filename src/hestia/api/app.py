@@ -10,10 +10,22 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..services import Services
+from ..web import install as install_web
 from . import errors
 from .limits import BodyLimit, NoNulInUrl
 from .responses import ERRORS
-from .routes import approvals, auth, files, health, login, models, runs, sessions, transfer
+from .routes import (
+    approvals,
+    auth,
+    files,
+    health,
+    login,
+    models,
+    render,
+    runs,
+    sessions,
+    transfer,
+)
 from .routes import settings as settings_routes
 from .security import SecurityGuard
 
@@ -60,7 +72,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         settings_routes,
         auth,
         login,
+        render,
     )
     for module in routers:
         app.include_router(module.router, responses=ERRORS)
+    install_web(app)
     return app

@@ -58,7 +58,14 @@ class ApprovalDecision(Strict):
 
 
 class SettingsPatch(Strict):
+    """Null (or "") clears a saved value, back to the default; keys are write-only."""
+
     approval_policy: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    anthropic_api_key: str | None = None
+    default_model: str | None = None
+    theme: str | None = None
     runtime: str | None = None
 
 
@@ -74,3 +81,7 @@ class PasswordChange(Strict):
 class TokenCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     read_only: bool = False
+
+
+class RenderRequest(Strict):
+    text: str

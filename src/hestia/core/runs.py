@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ..config import Settings
 from ..errors import BadRequest, Conflict, NotFound, TooLarge
 from ..ids import new_id, utcnow
+from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
 from ..store import approvals as approval_store
 from ..store import events as event_store
@@ -139,6 +140,7 @@ class RunManager:
         model: str | None,
         client_message_id: str | None = None,
     ) -> str | None:
+        default_model = await self.preferences.default_model()
         now = utcnow()
         async with self.db.write() as conn:
             session = await session_store.get(conn, session_id=session_id, for_update=True)
@@ -167,7 +169,7 @@ class RunManager:
             ):
                 session_values["title"] = title_from_message(run_input["content"])
                 session_values["title_source"] = "auto"
-            run_input["model"] = model or session["model"] or self.settings.model
+            run_input["model"] = model or session["model"] or default_model
             run_id = new_id()
             await run_store.insert(
                 conn,
@@ -213,12 +215,14 @@ class RunManager:
         """Start the session's oldest queued run if none is running; returns its id."""
         if self._closing:
             return None
+        await self.preferences.sync_providers()  # provider settings saved since the last run
         try:
             started = await self._promote(session_id)
         except IntegrityError:
             return None  # another process started a run in this session first (I5)
         if started is None:
             return None
+        provider = self.providers.acquire(started.model)
         execution_class: Any = RunExecution
         extra: dict[str, Any] = {}
         if started.runtime == "hermes":
@@ -229,7 +233,7 @@ class RunManager:
             ctx=started,
             db=self.db,
             bus=self.bus,
-            provider=self.providers.for_model(started.model),
+            provider=provider,
             agent=self.agent,
             flush_interval=self.settings.flush_interval,
             lease_seconds=self.settings.lease_seconds,
@@ -237,17 +241,18 @@ class RunManager:
         )
         self._executions[started.run_id] = execution
         self._tasks[started.run_id] = asyncio.create_task(
-            self._execute(execution), name=f"run-{started.run_id}"
+            self._execute(execution, provider), name=f"run-{started.run_id}"
         )
         return started.run_id
 
-    async def _execute(self, execution: RunExecution) -> None:
+    async def _execute(self, execution: RunExecution, provider: Provider) -> None:
         run_id = execution.ctx.run_id
         try:
             await execution.run()
         finally:
             self._executions.pop(run_id, None)
             self._tasks.pop(run_id, None)
+            await self.providers.release(provider)
         if not self._closing:
             await self.start_next(execution.ctx.session_id)
 

@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from ...core.render import render_markdown
 from ...core.views import message_view, run_view, session_view
 from ..deps import ServicesDep
 from ..responses import Purged, RunEnvelope, RunList, Session, SessionList, SessionRead
@@ -55,11 +57,9 @@ async def get_session(
     session, rows, has_more = await services.sessions.read(
         session_id, limit=limit, before_seq=before_seq, include_superseded=include_superseded
     )
-    return {
-        "session": session_view(session),
-        "messages": [message_view(r) for r in rows],
-        "has_more": has_more,
-    }
+    messages = [message_view(r) for r in rows]
+    await run_in_threadpool(_add_html, messages)
+    return {"session": session_view(session), "messages": messages, "has_more": has_more}
 
 
 @router.patch("/{session_id}", response_model=Session)
@@ -126,3 +126,10 @@ async def session_runs(
     """The session's runs, oldest first (only queued and running with `active=true`)."""
     rows = await services.runs.for_session(session_id, active_only=active)
     return {"runs": [run_view(r) for r in rows]}
+
+
+def _add_html(messages: list[dict[str, Any]]) -> None:
+    """Answers as the app shows them, rendered markdown; stored events never carry HTML."""
+    for message in messages:
+        if message["role"] == "assistant":
+            message["html"] = render_markdown(message["content"])

@@ -15,13 +15,15 @@ router = APIRouter(prefix="/api/settings", tags=["settings"])
 
 @router.get("", response_model=SettingsView)
 async def get_settings(services: ServicesDep) -> dict[str, Any]:
-    """The effective settings and the approvals remembered for every session."""
+    """The effective settings (keys masked, `*_locked` when set by the environment), whether a
+    provider is configured, and the approvals remembered for every session."""
     return await services.preferences.view()
 
 
 @router.patch("", response_model=SettingsView)
 async def patch_settings(body: SettingsPatch, services: ServicesDep) -> dict[str, Any]:
-    """Change the default approval policy."""
+    """Change provider settings, the default model, approval policy or theme; providers are
+    rebuilt at once, without a restart."""
     return await services.preferences.update(body.model_dump(exclude_unset=True))
 
 

@@ -1,0 +1,124 @@
+"""In a real browser: CSRF and login contracts, failed runs, the workspace panel, the phone
+layout and the theme switch."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import answers, open_page, send
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_every_change_sends_the_csrf_cookie_as_a_header(chromium, proxy, fake):
+    changes: list[tuple[str, str, str | None]] = []
+    with open_page(chromium, proxy.url) as page:
+        page.context.add_cookies([{"name": "hestia_csrf", "value": "tok-123", "url": proxy.url}])
+        page.on(
+            "request",
+            lambda r: (
+                changes.append((r.method, r.url, r.headers.get("x-csrf-token")))
+                if r.method not in ("GET", "HEAD")
+                else None
+            ),
+        )
+        send(page, "hello")
+        expect(answers(page)).to_have_text(["Echo: hello"])
+        page.get_by_role("button", name="Retry answer").click()
+        expect(page.locator("#toggle-superseded")).to_be_visible()
+    methods = {(m, u.split("/api/")[1].split("/")[0]) for m, u, _ in changes}
+    assert {("POST", "sessions"), ("POST", "render")} <= methods
+    assert changes and all(token == "tok-123" for _, _, token in changes)
+
+
+def test_a_401_goes_to_the_login_page(page, server):
+    with server.client() as client:
+        sid = client.post("/api/sessions", json={"title": "Mine"}).json()["id"]
+    page.evaluate(f"location.hash = '#/s/{sid}'")
+    expect(page.locator("#session-title")).to_have_text("Mine")
+    page.route(
+        "**/api/sessions?*",
+        lambda route: route.fulfill(
+            status=401,
+            content_type="application/json",
+            body='{"error": {"code": "not_authenticated", "message": "Log in first."}}',
+        ),
+    )
+    page.route("**/login?*", lambda route: route.fulfill(status=200, body="login page"))
+    page.locator("#search").fill("x")  # any API call now answers 401
+    page.wait_for_url("**/login?next=*")
+    assert page.url.endswith(f"/login?next=%2F%23%2Fs%2F{sid}")
+
+
+def test_a_failed_run_says_so_and_retries(page, fake):
+    fake.set_default(fail="500")
+    send(page, "this will fail")
+    notice = page.locator(".notice[data-run-status=failed]")
+    expect(notice).to_contain_text("The answer failed.")
+    expect(notice).to_have_class("notice error")
+    fake.set_default(reply="Better now.")
+    notice.get_by_role("button", name="Retry").click()
+    expect(answers(page)).to_have_text(["Better now."])
+    expect(page.locator(".notice")).to_have_count(0)
+
+
+def test_workspace_panel_lists_previews_and_uploads(page, server, fake, tmp_path):
+    send(page, "hello")
+    expect(answers(page)).to_have_text(["Echo: hello"])
+    sid = page.evaluate("location.hash").split("/")[-1]
+    with server.client() as client:
+        client.put(
+            f"/api/sessions/{sid}/files/content",
+            params={"path": "notes/todo.md"},
+            content="- <b>buy</b> milk\n",
+        ).raise_for_status()
+    page.locator("#toggle-files").click()
+    panel = page.locator("#files")
+    expect(panel.locator(".file-row")).to_have_text(["notes"])
+    panel.locator(".file-row", has_text="notes").click()
+    panel.locator(".file-row", has_text="todo.md").click()
+    expect(panel.locator("#file-preview pre")).to_have_text("- <b>buy</b> milk\n")
+    upload = tmp_path / "data.csv"
+    upload.write_text("a,b\n1,2\n")
+    panel.locator("input[type=file]").set_input_files(upload)
+    expect(panel.locator(".file-row", has_text="data.csv")).to_be_visible()
+    with server.client() as client:
+        stored = client.get(
+            f"/api/sessions/{sid}/files/content", params={"path": "notes/data.csv"}
+        ).json()
+    assert stored["content"] == "a,b\n1,2\n"
+    panel.get_by_role("button", name="Close files").click()
+    expect(panel).to_be_hidden()
+
+
+def test_phone_layout_uses_a_drawer(chromium, proxy, fake):
+    with open_page(chromium, proxy.url, viewport={"width": 390, "height": 844}) as page:
+        send(page, "from my phone")
+        expect(answers(page)).to_have_text(["Echo: from my phone"])
+        sidebar = page.locator("#sidebar")
+        expect(sidebar).not_to_be_in_viewport()
+        page.get_by_role("button", name="Open sessions").click()
+        expect(sidebar).to_be_in_viewport()
+        page.locator("#new-session").click()
+        expect(sidebar).not_to_be_in_viewport()
+        expect(page.locator("#empty")).to_be_visible()
+        page.get_by_role("button", name="Open sessions").click()
+        page.locator(".session-link", has_text="from my phone").click()
+        expect(sidebar).not_to_be_in_viewport()
+        expect(answers(page)).to_have_text(["Echo: from my phone"])
+
+
+def test_theme_follows_the_system_and_can_be_switched(chromium, proxy, fake, server):
+    with open_page(chromium, proxy.url, color_scheme="dark") as page:
+        html = page.locator("html")
+        expect(html).to_have_attribute("data-theme", "dark")
+        page.locator("#open-settings").click()
+        page.get_by_role("radio", name="Light").click()
+        expect(html).to_have_attribute("data-theme", "light")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("#settings-dialog")).to_be_hidden()
+        with server.client() as client:
+            assert client.get("/api/settings").json()["theme"] == "light"
+        page.reload()
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")

@@ -136,8 +136,10 @@ def test_saved_provider_is_used_without_a_restart(bare, fake):
         assert bearer_of_last_request(fake) == "Bearer key-two"
         assert fake.last_request["model"] == "fake-model-large"
         messages = client.get(f"/api/sessions/{sid}").json()["messages"]
-        assert messages[-1]["content"] == "Echo: once more"
-        assert messages[-1]["html"] == "<p>Echo: once more</p>\n"
+        assert messages[-1]["content"] == "Echo: once more" and "html" not in messages[-1]
+        rendered = client.get(f"/api/sessions/{sid}", params={"render": "true"}).json()
+        assert rendered["messages"][-1]["html"] == "<p>Echo: once more</p>\n"
+        assert "html" not in rendered["messages"][0]  # only answers are rendered
 
 
 def test_a_saved_change_survives_a_restart(bare, fake):

@@ -52,13 +52,16 @@ async def get_session(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     include_superseded: bool = False,
+    render: bool = False,
 ) -> dict[str, Any]:
-    """The session and its newest messages before `before_seq`, oldest first."""
+    """The session and its newest messages before `before_seq`, oldest first; with
+    `render=true` each answer also carries `html`, its markdown rendered and sanitised."""
     session, rows, has_more = await services.sessions.read(
         session_id, limit=limit, before_seq=before_seq, include_superseded=include_superseded
     )
     messages = [message_view(r) for r in rows]
-    await run_in_threadpool(_add_html, messages)
+    if render:
+        await run_in_threadpool(_add_html, messages)
     return {"session": session_view(session), "messages": messages, "has_more": has_more}
 
 

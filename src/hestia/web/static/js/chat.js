@@ -73,7 +73,7 @@ export async function openSession(id, { keepScroll = false } = {}) {
   let data, runs;
   try {
     [data, runs] = await Promise.all([
-      api.get(`/api/sessions/${id}`, { limit: PAGE, include_superseded: showSuperseded ? "true" : undefined }),
+      api.get(`/api/sessions/${id}`, { limit: PAGE, include_superseded: showSuperseded ? "true" : undefined, render: "true" }),
       api.get(`/api/sessions/${id}/runs`),
     ]);
   } catch (error) {
@@ -119,7 +119,7 @@ function loadEarlierButton() {
   const button = h("button", { class: "button small", type: "button", text: "Show earlier messages" });
   button.addEventListener("click", async () => {
     const id = state.sessionId;
-    const data = await api.get(`/api/sessions/${id}`, { limit: PAGE, before_seq: oldestSeq, include_superseded: showSuperseded ? "true" : undefined });
+    const data = await api.get(`/api/sessions/${id}`, { limit: PAGE, before_seq: oldestSeq, include_superseded: showSuperseded ? "true" : undefined, render: "true" });
     const runs = await api.get(`/api/sessions/${id}/runs`);
     if (id !== state.sessionId) return;
     const height = scroller().scrollHeight;

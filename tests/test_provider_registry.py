@@ -12,7 +12,7 @@ def settings(**values) -> Settings:
 
 
 def closed(provider) -> bool:
-    return provider._client.is_closed()
+    return provider.closed
 
 
 async def test_same_settings_keep_the_providers():

@@ -58,6 +58,11 @@ class AnthropicProvider:
             url_setting="HESTIA_ANTHROPIC_BASE_URL",
         )
 
+    @property
+    def closed(self) -> bool:
+        """Whether `aclose` was called."""
+        return self._client.is_closed()
+
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
         await self._client.close()

@@ -32,6 +32,7 @@ class OpenAICompatProvider:
         self.timeout = timeout
         self._api_key = api_key
         self._sdk_client: Any = None
+        self._closed = False
         self._explain = Explainer(
             sdk="openai",
             where=f"the model provider at {self.base_url}",
@@ -59,8 +60,14 @@ class OpenAICompatProvider:
         """Import the SDK ahead of the first request (called in a thread once serving)."""
         import openai  # noqa: F401
 
+    @property
+    def closed(self) -> bool:
+        """Whether `aclose` was called (a client never made needs no closing)."""
+        return self._closed
+
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
+        self._closed = True
         if self._sdk_client is not None:
             await self._sdk_client.close()
 

@@ -122,3 +122,33 @@ def test_theme_follows_the_system_and_can_be_switched(chromium, proxy, fake, ser
             assert client.get("/api/settings").json()["theme"] == "light"
         page.reload()
         expect(page.locator("html")).to_have_attribute("data-theme", "light")
+
+
+def test_with_a_password_the_app_asks_for_it_then_works(chromium, make_server, fake):
+    server = make_server(HESTIA_PASSWORD="correct horse battery")
+    from playwright.sync_api import expect as _expect
+
+    context = chromium.new_context(base_url=server.url)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto("/")
+        page.wait_for_url(lambda url: "/login?next=" in url)
+        page.locator("#password").fill("wrong password")
+        page.locator("#password").press("Enter")
+        _expect(page.locator("#message")).not_to_be_empty()
+        assert "/login" in page.url
+        page.locator("#password").fill("correct horse battery")
+        page.locator("#password").press("Enter")
+        page.wait_for_selector("body[data-ready]")
+        # Logged in with the cookie: a change needs (and gets) the CSRF header.
+        send(page, "through the login")
+        _expect(answers(page)).to_have_text(["Echo: through the login"])
+        cookies = {c["name"]: c for c in context.cookies()}
+        assert (
+            cookies["hestia_session"]["httpOnly"] and cookies["hestia_session"]["sameSite"] == "Lax"
+        )
+        assert errors == []
+    finally:
+        context.close()

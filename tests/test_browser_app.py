@@ -152,3 +152,29 @@ def test_with_a_password_the_app_asks_for_it_then_works(chromium, make_server, f
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_session_and_the_default_switch_runtime_where_hermes_is_installed(page, server):
+    from hestia.core.runtimes import hermes_status
+
+    if not hermes_status().available:
+        pytest.skip(hermes_status().reason)
+    with server.client() as client:
+        sid = client.post("/api/sessions", json={"title": "On Hermes"}).json()["id"]
+    page.evaluate(f"location.hash = '#/s/{sid}'")
+    expect(page.locator("#session-title")).to_have_text("On Hermes")
+    picker = page.locator("#session-runtime")
+    expect(picker).to_be_visible()
+    expect(picker).to_have_value("builtin")
+    picker.select_option("hermes")
+    expect(page.locator(".toast")).to_contain_text("Hermes Agent")
+    with server.client() as client:
+        assert client.get(f"/api/sessions/{sid}").json()["session"]["runtime"] == "hermes"
+    page.locator("#open-settings").click()
+    dialog = page.locator("#settings-dialog")
+    dialog.get_by_label("Runtime of new sessions").select_option("hermes")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    with server.client() as client:
+        assert client.get("/api/settings").json()["runtime"] == "hermes"
+        assert client.post("/api/sessions", json={}).json()["runtime"] == "hermes"

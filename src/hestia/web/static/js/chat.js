@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { $, h, toast } from "./dom.js";
 import { LiveRun } from "./live.js";
 import { renderMessages, userMessage } from "./messages.js";
+import { showSessionRuntime } from "./runtime.js";
 import { emit, on, sessionHash, state } from "./state.js";
 
 const PAGE = 200;
@@ -65,6 +66,7 @@ export async function openSession(id, { keepScroll = false } = {}) {
     $("#session-title").textContent = "New session";
     $("#toggle-files").hidden = true;
     $("#toggle-superseded").hidden = true;
+    showSessionRuntime(null);
     emit("files-session", null);
     showEmpty();
     updateComposer();
@@ -90,6 +92,7 @@ export async function openSession(id, { keepScroll = false } = {}) {
   document.title = `${data.session.title || "New session"} · Hestia`;
   $("#toggle-files").hidden = false;
   $("#toggle-superseded").hidden = !runs.runs.some((r) => r.kind === "edit" || r.kind === "retry");
+  showSessionRuntime(data.session);
   emit("files-session", id);
   thread().replaceChildren();
   oldestSeq = data.messages.length ? data.messages[0].seq : null;
@@ -159,6 +162,7 @@ async function ensureSession() {
   state.session = session;
   history.replaceState(null, "", sessionHash(session.id));
   $("#toggle-files").hidden = false;
+  showSessionRuntime(session);
   emit("files-session", session.id);
   return session.id;
 }

@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { $, h, toast } from "./dom.js";
 import { emit, state } from "./state.js";
+import { runtimeOptions, runtimes } from "./runtime.js";
 import { currentTheme, setTheme } from "./theme.js";
 
 const PRESETS = [
@@ -81,6 +82,10 @@ export async function openSettings() {
   const provider = providerFields(s);
   const policy = h("select", { name: "approval_policy", disabled: s.approval_policy_locked },
     ...POLICIES.map(([value, label]) => h("option", { value, selected: value === s.approval_policy, text: label })));
+  const runtime = h("select", { name: "runtime", disabled: s.runtime_locked });
+  const runtimeList = await runtimes();
+  runtime.replaceChildren(...runtimeOptions(runtimeList, s.runtime));
+  const unavailable = runtimeList.filter((r) => !r.available).map((r) => r.reason).join(" ");
   let theme = s.theme;
   const themeGroup = h("div", { class: "segmented", role: "radiogroup", "aria-label": "Theme" },
     ...["system", "light", "dark"].map((value) => h("button", {
@@ -99,6 +104,7 @@ export async function openSettings() {
     provider.anthropic,
     h("div", { class: "section-label", text: "Agent" }),
     field("Approvals", policy, lockedHelp(s.approval_policy_locked, "When the agent must ask before running a tool.")),
+    field("Runtime of new sessions", runtime, lockedHelp(s.runtime_locked, unavailable || "Each session can switch in its top bar.")),
     h("div", { class: "section-label", text: "Appearance" }),
     h("div", { class: "field" }, h("span", { class: "help", text: "Theme" }), themeGroup),
     error,
@@ -112,6 +118,7 @@ export async function openSettings() {
     const changes = provider.collect();
     if (!policy.disabled && policy.value !== s.approval_policy) changes.approval_policy = policy.value;
     if (theme !== s.theme) changes.theme = theme;
+    if (!runtime.disabled && runtime.value !== s.runtime) changes.runtime = runtime.value;
     try {
       if (Object.keys(changes).length) state.settings = await api.patch("/api/settings", changes);
     } catch (err) {

@@ -99,3 +99,21 @@ def test_server_killed_mid_stream_shows_interrupted_and_retries(page, fake, serv
     fake.set_default(reply="Picked up again.")
     notice.get_by_role("button", name="Retry").click()
     expect(answers(page)).to_have_text(["Picked up again."])
+
+
+def test_a_stream_that_closes_without_its_end_still_learns_the_run_ended(page, fake, server):
+    # After a crash the sweep may store `run.interrupted` under an id the page already saw live;
+    # the server then closes the page's stream with nothing new. Made exact here: every
+    # reconnect gets an empty stream, and the page must ask the run itself.
+    fake.set_default(tokens=400, delay=0.05)
+    send(page, "keep going")
+    expect(page.locator(".msg.live .answer")).to_contain_text("w10 ")
+    page.route(
+        "**/api/runs/*/events",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=": hi\n\n"),
+    )
+    server.kill9()
+    server.restart()
+    notice = page.locator(".notice[data-run-status=interrupted]")
+    expect(notice).to_contain_text("Interrupted")
+    expect(page.locator("#conn-state")).to_be_hidden()

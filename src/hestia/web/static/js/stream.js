@@ -4,6 +4,7 @@
 import { toLogin } from "./api.js";
 
 const TERMINAL = new Set(["run.completed", "run.failed", "run.cancelled", "run.interrupted"]);
+const STATUSES = new Set(["completed", "failed", "cancelled", "interrupted"]);
 // The server sends a keep-alive at least every 15 s; silence for longer means a dead link.
 const STALL_MS = 45000;
 
@@ -36,6 +37,18 @@ export function followRun(runId, { lastEventId = 0, onEvent, onState = () => {} 
     wake = () => { clearTimeout(timer); resolve(); };
   }).finally(() => { wake = null; });
 
+  async function runHasEnded() {
+    try {
+      const response = await fetch(`/api/runs/${encodeURIComponent(runId)}`, {
+        cache: "no-store",
+        credentials: "same-origin",
+      });
+      return response.ok && STATUSES.has((await response.json()).status);
+    } catch {
+      return false;
+    }
+  }
+
   async function readOnce() {
     controller = new AbortController();
     const response = await fetch(`/api/runs/${encodeURIComponent(runId)}/events`, {
@@ -56,7 +69,9 @@ export function followRun(runId, { lastEventId = 0, onEvent, onState = () => {} 
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) return "dropped";
+        // A clean end without the terminal event: the run may have ended where this page
+        // cannot see it (after a crash its end can sit under an id the page already has).
+        if (done) return (await runHasEnded()) ? "ended" : "dropped";
         clearTimeout(stall);
         stall = setTimeout(() => controller.abort(), STALL_MS);
         buffer += value;

@@ -317,6 +317,18 @@ class RunExecution:
         async with self._db.read() as conn:
             if await approval_store.is_granted(conn, session_id=self.ctx.session_id, key=key):
                 return "once"
+        return await self._request_approval(
+            call, key=key, arguments=call.arguments, shown=args, reason=reason
+        )
+
+    async def _request_approval(
+        self, call: ToolCall, *, key: str, arguments: str, shown: dict[str, Any], reason: str
+    ) -> str | None:
+        """Store an approval and `approval.requested`, then wait; the decision or None (stopped).
+
+        `arguments` is what the row keeps, `shown` what the event shows the person.
+        """
+        assert self._agent is not None
         approval_id = new_id()
         now = utcnow()
 
@@ -329,7 +341,7 @@ class RunExecution:
                     "session_id": self.ctx.session_id,
                     "call_id": call.id,
                     "tool": call.name,
-                    "arguments": call.arguments,
+                    "arguments": arguments,
                     "reason": reason,
                     "key": key,
                     "status": "pending",
@@ -343,7 +355,7 @@ class RunExecution:
                 "approval_id": approval_id,
                 "call_id": call.id,
                 "tool": call.name,
-                "arguments": args,
+                "arguments": shown,
                 "reason": reason,
             },
             publish=False,  # live only once the row exists, so an answer can find it

@@ -296,45 +296,9 @@ class HermesExecution(RunExecution):
         call = self._current_call or ToolCall(new_id(), "terminal", "{}")
         arguments = {"command": line.get("command", "")}
         reason = str(line.get("description") or "Hermes flags this command as dangerous.")
-        approval_id = new_id()
-        now = utcnow()
-
-        async def insert(conn: AsyncConnection) -> None:
-            await approval_store.insert(
-                conn,
-                values={
-                    "id": approval_id,
-                    "run_id": self.ctx.run_id,
-                    "session_id": self.ctx.session_id,
-                    "call_id": call.id,
-                    "tool": call.name,
-                    "arguments": json.dumps(arguments),
-                    "reason": reason,
-                    "key": key,
-                    "status": "pending",
-                    "created_at": now,
-                },
-            )
-
-        self._emit(
-            "approval.requested",
-            {
-                "approval_id": approval_id,
-                "call_id": call.id,
-                "tool": call.name,
-                "arguments": arguments,
-                "reason": reason,
-            },
-            publish=False,
+        return await self._request_approval(
+            call, key=key, arguments=json.dumps(arguments), shown=arguments, reason=reason
         )
-        await self._flush(extra=insert)
-        self._publish_flushed()
-        decision = await self._agent.approvals.wait(approval_id, self._stopped)
-        if decision is None:
-            return None
-        self._emit("approval.resolved", {"approval_id": approval_id, "decision": decision})
-        await self._flush()
-        return decision
 
     # -- the worker process ----------------------------------------------------------------------
 

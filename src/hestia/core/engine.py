@@ -222,11 +222,15 @@ class RunExecution:
             queue.put_nowait(ProviderError(f"The model provider adapter failed: {exc}"))
         queue.put_nowait(_END)
 
-    async def _next_item(self) -> object | None:
-        """The next stream item, or None when the flush deadline passes first."""
-        if not self._pending:
+    async def _next_item(self, deadline: float | None = None) -> object | None:
+        """The next queue item, or None when the flush deadline (or `deadline`, a monotonic
+        time) passes first."""
+        limits = [] if deadline is None else [deadline]
+        if self._pending:
+            limits.append(self._last_flush + self._flush_interval)
+        if not limits:
             return await self._queue.get()
-        remaining = self._last_flush + self._flush_interval - time.monotonic()
+        remaining = min(limits) - time.monotonic()
         if remaining <= 0:
             return None
         try:

@@ -11,7 +11,6 @@ worker that dies without finishing ends the run `failed` with its last stderr li
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -97,7 +96,7 @@ class HermesExecution(RunExecution):
                     deadline = time.monotonic() + self._settings.hermes_cancel_grace
                 if deadline is not None and time.monotonic() >= deadline:
                     return self._stop_reason or "cancelled", None
-                item = await self._next_line(deadline)
+                item = await self._next_item(deadline)
                 if item is None:
                     await self._flush()
                     continue
@@ -129,24 +128,6 @@ class HermesExecution(RunExecution):
                 "HESTIA_HERMES_HOME) at yours, or set HESTIA_HERMES_PROVIDER=hestia."
             )
         return None
-
-    async def _next_line(self, deadline: float | None) -> object | None:
-        """The next worker line, or None when the flush deadline (or the cancel grace) passes."""
-        limits = []
-        if self._pending:
-            limits.append(self._last_flush + self._flush_interval)
-        if deadline is not None:
-            limits.append(deadline)
-        if not limits:
-            return await self._queue.get()
-        remaining = min(limits) - time.monotonic()
-        if remaining <= 0:
-            return None
-        try:
-            async with asyncio.timeout(remaining):
-                return await self._queue.get()
-        except TimeoutError:
-            return None
 
     async def _handle(self, line: dict[str, Any]) -> tuple[str, dict[str, str] | None] | None:
         """Apply one worker line; returns the run's outcome when the worker is done."""

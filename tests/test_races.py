@@ -130,11 +130,14 @@ async def test_i5_concurrent_starts_run_one_at_a_time(database_url, tmp_path, fa
         # Queue three runs without starting any: all managers then race to start one.
         ids = []
         for i in range(3):
-            ids.append(
-                await managers[0]._create(
-                    session["id"], kind="send", run_input={"content": f"m{i} {QUICK}"}, model=None
-                )
+            created = await managers[0]._create(
+                session["id"],
+                kind="send",
+                run_input={"content": f"m{i} {QUICK}"},
+                model=None,
+                start=False,
             )
+            ids.append(created.run["id"])
         started = await asyncio.gather(*(m.start_next(session["id"]) for m in managers))
         assert [s for s in started if s is not None] == [ids[0]]
         for manager in managers:

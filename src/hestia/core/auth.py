@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from ..store.db import Database
 from .ratelimit import FailureLimiter
 
 PASSWORD_KEY = "auth.password_hash"
+UNSET_RECHECK_SECONDS = 1.0
 # An argon2 hash of HESTIA_PASSWORD as it was when logins were made: when the variable changes,
 # the logins made with the old one end at the next start.
 ENV_PASSWORD_KEY = "auth.env_password_hash"
@@ -64,6 +66,11 @@ class AuthService:
         self.limiter = FailureLimiter(
             attempts=settings.login_attempts, window=settings.login_window_seconds
         )
+        # `password_set` is asked on every request; a saved password is never removed (only
+        # changed), so once seen it is remembered, and its absence is re-read at most every
+        # UNSET_RECHECK_SECONDS (another process may save one meanwhile).
+        self._password_seen = False
+        self._unset_until = 0.0
 
     async def startup(self) -> None:
         """End logins made under a different HESTIA_PASSWORD, and expired ones."""
@@ -83,7 +90,16 @@ class AuthService:
 
     async def password_set(self) -> bool:
         """Whether a password exists (then every request needs a login or a token)."""
-        return bool(self.settings.password) or await self._saved_hash() is not None
+        if self.settings.password or self._password_seen:
+            return True
+        now = time.monotonic()
+        if now < self._unset_until:
+            return False
+        if await self._saved_hash() is not None:
+            self._password_seen = True
+            return True
+        self._unset_until = now + UNSET_RECHECK_SECONDS
+        return False
 
     async def status(self, principal: Principal | None) -> dict[str, Any]:
         """What the login page and the UI need to know."""
@@ -139,6 +155,7 @@ class AuthService:
         async with self.db.write() as conn:
             await settings_store.put(conn, key=PASSWORD_KEY, value=hashed, now=utcnow())
             await auth_store.delete_sessions(conn)
+        self._password_seen = True
         return await self._new_session() if keep_login else None
 
     # -- credentials on requests ---------------------------------------------------------------

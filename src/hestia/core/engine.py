@@ -72,6 +72,7 @@ class RunContext:
     model: str
     assistant_message_id: str
     history: list[ChatMessage]
+    started: Event  # `run.started`, stored as event 1 when the run was promoted
     workspace: Workspace | None = None
     approval_policy: str = "dangerous"
     tools_enabled: bool = True
@@ -127,8 +128,10 @@ class RunExecution:
         """Execute until a terminal state is stored; never raises except on cancellation."""
         self._bus.open(self.ctx.run_id)
         try:
-            self._emit("run.started", {"run_id": self.ctx.run_id, "model": self.ctx.model})
-            await self._flush()
+            # Stored with the promotion, so the model is asked at once, without a write first;
+            # it stays in the bus's backlog (a follower needs no store read) until a flush.
+            self._next_id = self.ctx.started.id + 1
+            self._bus.publish(self.ctx.run_id, self.ctx.started)
             status, error = await self._loop()
             await self._finish(status, error)
         except LostOwnership:

@@ -193,7 +193,9 @@ async def _catch_up(
 ) -> AsyncIterator[list[Event]]:
     # A small first page gets a reconnecting client its first event sooner.
     limit = FIRST_PAGE
-    while True:
+    backlog = subscription.backlog
+    # Everything after `last` is still unflushed (a live stream's new follower): no store read.
+    while not (backlog and backlog[0].id <= last + 1):
         async with db.read() as conn:
             rows = await event_store.after(
                 conn, run_id=subscription.run_id, after_id=last, limit=limit
@@ -204,13 +206,13 @@ async def _catch_up(
         if len(rows) < limit:
             break
         limit = PAGE
-    backlog: list[Event] = []
-    for event in subscription.backlog:
+    ready: list[Event] = []
+    for event in backlog:
         if event.id == last + 1:
-            backlog.append(event)
+            ready.append(event)
             last = event.id
-    if backlog:
-        yield backlog
+    if ready:
+        yield ready
 
 
 async def _next_live(subscription: Subscription, wait: float) -> Event | None:

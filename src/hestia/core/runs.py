@@ -2,15 +2,17 @@
 
 A run is created `queued` with its input in one transaction (the 2xx means it is durable, I1)
 and promoted to `running` by a compare-and-set guarded by a unique index that allows one
-running run per session (I5, I6). Promotion appends the user message and an empty
-`streaming` assistant message, then an `RunExecution` streams into it.
+running run per session (I5, I6). Promotion appends the user message, an empty `streaming`
+assistant message and `run.started`, then a `RunExecution` streams into it. A send to an idle
+session is created and promoted in one transaction: one commit before the model is asked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +35,7 @@ from .engine import RunContext, RunExecution
 from .events import Event, EventBus
 from .history import build_history
 from .owner import Owner
-from .settings import SettingsService
+from .settings import RunDefaults, SettingsService
 from .titles import title_from_message
 from .views import message_view
 from .workspace import session_workspace
@@ -41,6 +43,15 @@ from .workspace import session_workspace
 log = logging.getLogger(__name__)
 
 SweepHook = Callable[[RowMapping], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Created:
+    """A run just stored: its row, and its start if the session was idle."""
+
+    run: RowMapping
+    started: RunContext | None
+    defaults: RunDefaults
 
 
 class RunManager:
@@ -84,7 +95,7 @@ class RunManager:
         """Send a message: a run that starts now or queues behind the active one."""
         self._check_content(content)
         try:
-            run_id = await self._create(
+            created = await self._create(
                 session_id,
                 kind="send",
                 run_input={"content": content},
@@ -93,8 +104,8 @@ class RunManager:
             )
         except IntegrityError:
             # Two sends with one client_message_id raced; the other one won (I8).
-            run_id = None
-        if run_id is None:
+            created = None
+        if created is None:
             async with self.db.read() as conn:
                 existing = await run_store.by_client_message_id(
                     conn, session_id=session_id, client_message_id=client_message_id or ""
@@ -102,23 +113,30 @@ class RunManager:
             if existing is None:
                 raise Conflict("The message could not be sent; try again.", code="send_conflict")
             return existing
-        await self.start_next(session_id)
-        return await self.get(run_id)
+        return await self._after_create(session_id, created)
 
     async def edit(self, session_id: str, *, seq: int, content: str) -> RowMapping:
         """Supersede user message `seq` and everything after it, and answer the new content."""
         self._check_content(content)
-        run_id = await self._create(
+        created = await self._create(
             session_id, kind="edit", run_input={"content": content, "seq": seq}, model=None
         )
-        await self.start_next(session_id)
-        return await self.get(run_id)
+        assert created is not None
+        return await self._after_create(session_id, created)
 
     async def retry(self, session_id: str) -> RowMapping:
         """Supersede the answer to the last user message and answer it again."""
-        run_id = await self._create(session_id, kind="retry", run_input={}, model=None)
+        created = await self._create(session_id, kind="retry", run_input={}, model=None)
+        assert created is not None
+        return await self._after_create(session_id, created)
+
+    async def _after_create(self, session_id: str, created: _Created) -> RowMapping:
+        """Launch a run that was started with its creation; else try to start the next one."""
+        if created.started is not None:
+            await self._launch(created.started, created.defaults)
+            return created.run
         await self.start_next(session_id)
-        return await self.get(run_id)
+        return await self.get(created.run["id"])
 
     def _check_content(self, content: str) -> None:
         if not content.strip():
@@ -139,10 +157,13 @@ class RunManager:
         run_input: dict[str, Any],
         model: str | None,
         client_message_id: str | None = None,
-    ) -> str | None:
-        default_model = await self.preferences.default_model()
+        start: bool = True,
+    ) -> _Created | None:
+        """Store a queued run (None if `client_message_id` was sent before). When the session is
+        idle (and `start`) the same transaction starts it: one commit before the 202 (I1)."""
         now = utcnow()
         async with self.db.write() as conn:
+            defaults = await self.preferences.run_defaults(conn)
             session = await session_store.get(conn, session_id=session_id, for_update=True)
             if session is None:
                 raise NotFound(f"There is no session {session_id}.", code="session_not_found")
@@ -157,8 +178,9 @@ class RunManager:
                 if existing is not None:
                     return None
             session_values: dict[str, Any] = {"updated_at": now}
+            idle = not await run_store.has_active(conn, session_id=session_id)
             if kind != "send":
-                if await run_store.has_active(conn, session_id=session_id):
+                if not idle:
                     raise Conflict(
                         "The session has a run in progress; wait for it or stop it first.",
                         code="run_active",
@@ -169,22 +191,32 @@ class RunManager:
             ):
                 session_values["title"] = title_from_message(run_input["content"])
                 session_values["title_source"] = "auto"
-            run_input["model"] = model or session["model"] or default_model
-            run_id = new_id()
-            await run_store.insert(
-                conn,
-                values={
-                    "id": run_id,
-                    "session_id": session_id,
-                    "status": "queued",
-                    "kind": kind,
-                    "input": run_input,
-                    "client_message_id": client_message_id,
-                    "created_at": now,
-                },
-            )
-            await session_store.update(conn, session_id=session_id, values=session_values)
-        return run_id
+            run_input["model"] = model or session["model"] or defaults.settings.model
+            run_values = {
+                "id": new_id(),
+                "session_id": session_id,
+                "status": "queued",
+                "kind": kind,
+                "input": run_input,
+                "client_message_id": client_message_id,
+                "created_at": now,
+            }
+            started = None
+            if start and idle and not self._closing:
+                started = await self._promote_in(
+                    conn,
+                    session=session,
+                    run=run_values,
+                    policy=defaults.approval_policy,
+                    fresh=True,
+                    session_values=session_values,
+                )
+            else:
+                await run_store.insert(conn, values=run_values)
+                await session_store.update(conn, session_id=session_id, values=session_values)
+            run = await run_store.get(conn, run_id=run_values["id"])
+        assert run is not None
+        return _Created(run=run, started=started, defaults=defaults)
 
     async def _prepare_rewrite(
         self, conn: Any, session_id: str, kind: str, run_input: dict[str, Any]
@@ -215,13 +247,23 @@ class RunManager:
         """Start the session's oldest queued run if none is running; returns its id."""
         if self._closing:
             return None
-        await self.preferences.sync_providers()  # provider settings saved since the last run
         try:
-            started = await self._promote(session_id)
+            promoted = await self._promote(session_id)
         except IntegrityError:
             return None  # another process started a run in this session first (I5)
-        if started is None:
+        if promoted is None:
             return None
+        started, defaults = promoted
+        await self._launch(started, defaults)
+        return started.run_id
+
+    async def _launch(self, started: RunContext, defaults: RunDefaults) -> None:
+        """Begin executing a run this process has just promoted."""
+        try:
+            # Provider settings saved since the last run, here or in another process.
+            await self.preferences.sync_providers(defaults.settings)
+        except Exception:
+            log.exception("the saved provider settings could not be applied; using the last ones")
         provider = self.providers.acquire(started.model)
         execution_class: Any = RunExecution
         extra: dict[str, Any] = {}
@@ -243,7 +285,6 @@ class RunManager:
         self._tasks[started.run_id] = asyncio.create_task(
             self._execute(execution, provider), name=f"run-{started.run_id}"
         )
-        return started.run_id
 
     async def _execute(self, execution: RunExecution, provider: Provider) -> None:
         run_id = execution.ctx.run_id
@@ -256,9 +297,7 @@ class RunManager:
         if not self._closing:
             await self.start_next(execution.ctx.session_id)
 
-    async def _promote(self, session_id: str) -> RunContext | None:
-        now = utcnow()
-        default_policy = await self.preferences.approval_policy()
+    async def _promote(self, session_id: str) -> tuple[RunContext, RunDefaults] | None:
         async with self.db.write() as conn:
             session = await session_store.get(conn, session_id=session_id, for_update=True)
             if session is None or session["trashed_at"] is not None:
@@ -266,50 +305,78 @@ class RunManager:
             run = await run_store.oldest_queued(conn, session_id=session_id)
             if run is None or await run_store.has_running(conn, session_id=session_id):
                 return None
-            run_input = run["input"]
-            user_message_id = new_id()
-            if run["kind"] == "retry":
-                user = await message_store.get_by_seq(
-                    conn, session_id=session_id, seq=run_input["seq"]
-                )
-                if user is not None:
-                    user_message_id = user["id"]
-            assistant_message_id = new_id()
-            # The CAS comes first: it fails fast, before anything else is written (I6).
-            promoted = await run_store.transition(
-                conn,
-                run_id=run["id"],
-                from_status="queued",
-                values={
-                    "status": "running",
-                    "owner": str(self.owner),
-                    "lease_expires_at": now + timedelta(seconds=self.settings.lease_seconds),
-                    "started_at": now,
-                    "user_message_id": user_message_id,
-                    "assistant_message_id": assistant_message_id,
-                },
+            defaults = await self.preferences.run_defaults(conn)
+            started = await self._promote_in(
+                conn, session=session, run=run, policy=defaults.approval_policy
             )
-            if not promoted:
-                return None
-            assistant_seq = await self._append_turn(
-                conn, run=run, user_message_id=user_message_id, now=now
-            )
-            await message_store.insert(
-                conn,
-                values={
-                    "id": assistant_message_id,
-                    "session_id": session_id,
-                    "seq": assistant_seq,
-                    "role": "assistant",
-                    "content": "",
-                    "status": "streaming",
-                    "run_id": run["id"],
-                    "created_at": now,
-                },
-            )
-            history = await message_store.history(
-                conn, session_id=session_id, before_seq=assistant_seq
-            )
+        return None if started is None else (started, defaults)
+
+    async def _promote_in(
+        self,
+        conn: Any,
+        *,
+        session: RowMapping,
+        run: Mapping[str, Any],
+        policy: str,
+        fresh: bool = False,
+        session_values: dict[str, Any] | None = None,
+    ) -> RunContext | None:
+        """Make the queued `run` running inside `conn`'s transaction, which holds the session:
+        the turn's messages, and `run.started` as event 1, so the stream can begin at once.
+
+        `fresh`: the run is not stored yet (a send to an idle session) and is inserted running;
+        `session_values` go into the same update of the session.
+        """
+        now = utcnow()
+        session_id = session["id"]
+        run_input = run["input"]
+        user_message_id = new_id()
+        if run["kind"] == "retry":
+            user = await message_store.get_by_seq(conn, session_id=session_id, seq=run_input["seq"])
+            if user is not None:
+                user_message_id = user["id"]
+        assistant_message_id = new_id()
+        promotion = {
+            "status": "running",
+            "owner": str(self.owner),
+            "lease_expires_at": now + timedelta(seconds=self.settings.lease_seconds),
+            "started_at": now,
+            "user_message_id": user_message_id,
+            "assistant_message_id": assistant_message_id,
+            "last_event_id": 1,
+        }
+        if fresh:
+            await run_store.insert(conn, values={**run, **promotion})
+        # The CAS comes first: it fails fast, before anything else is written (I6).
+        elif not await run_store.transition(
+            conn, run_id=run["id"], from_status="queued", values=promotion
+        ):
+            return None
+        assistant_seq, rows = await self._append_turn(
+            conn,
+            run=run,
+            user_message_id=user_message_id,
+            now=now,
+            session_values=session_values,
+        )
+        rows.append(
+            {
+                "id": assistant_message_id,
+                "session_id": session_id,
+                "seq": assistant_seq,
+                "role": "assistant",
+                "content": "",
+                "status": "streaming",
+                "run_id": run["id"],
+                "created_at": now,
+            }
+        )
+        await message_store.insert_many(conn, rows=rows)
+        started = Event.make(1, "run.started", {"run_id": run["id"], "model": run_input["model"]})
+        await event_store.append(
+            conn, run_id=run["id"], events=[(started.id, started.type, started.data)], now=now
+        )
+        history = await message_store.history(conn, session_id=session_id, before_seq=assistant_seq)
         return RunContext(
             run_id=run["id"],
             session_id=session_id,
@@ -318,18 +385,26 @@ class RunManager:
             assistant_message_id=assistant_message_id,
             history=build_history(history),
             workspace=session_workspace(self.settings.data_dir, session_id, session["workspace"]),
-            approval_policy=session["approval_policy"] or default_policy,
+            approval_policy=session["approval_policy"] or policy,
             tools_enabled=self.agent is not None,
             runtime=session["runtime"],
             explicit_model=None
             if session["model"] is None and run_input["model"] == self.settings.model
             else run_input["model"],
+            started=started,
         )
 
     async def _append_turn(
-        self, conn: Any, *, run: RowMapping, user_message_id: str, now: datetime
-    ) -> int:
-        """Supersede what an edit or retry replaces, append the user message; the answer's seq."""
+        self,
+        conn: Any,
+        *,
+        run: Mapping[str, Any],
+        user_message_id: str,
+        now: datetime,
+        session_values: dict[str, Any] | None,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Supersede what an edit or retry replaces and reserve the turn's seqs: the answer's
+        seq, and the user message's row to insert (none for a retry, which keeps its own)."""
         session_id = run["session_id"]
         kind = run["kind"]
         if kind in ("edit", "retry"):
@@ -337,23 +412,23 @@ class RunManager:
             hidden = await message_store.supersede_from(conn, session_id=session_id, seq=from_seq)
             if hidden:
                 await session_store.add_to_count(conn, session_id=session_id, delta=-hidden)
-        if kind == "retry":
-            return await session_store.allocate_seqs(conn, session_id=session_id, count=1, now=now)
-        seq = await session_store.allocate_seqs(conn, session_id=session_id, count=2, now=now)
-        await message_store.insert(
-            conn,
-            values={
-                "id": user_message_id,
-                "session_id": session_id,
-                "seq": seq,
-                "role": "user",
-                "content": run["input"]["content"],
-                "status": "complete",
-                "run_id": run["id"],
-                "created_at": run["created_at"],
-            },
+        count = 1 if kind == "retry" else 2
+        seq = await session_store.allocate_seqs(
+            conn, session_id=session_id, count=count, now=now, values=session_values
         )
-        return seq + 1
+        if kind == "retry":
+            return seq, []
+        user = {
+            "id": user_message_id,
+            "session_id": session_id,
+            "seq": seq,
+            "role": "user",
+            "content": run["input"]["content"],
+            "status": "complete",
+            "run_id": run["id"],
+            "created_at": run["created_at"],
+        }
+        return seq + 1, [user]
 
     # -- reading and cancelling -----------------------------------------------------------
 
@@ -364,6 +439,11 @@ class RunManager:
         if run is None:
             raise NotFound(f"There is no run {run_id}.", code="run_not_found")
         return run
+
+    async def check_exists(self, run_id: str) -> None:
+        """NotFound unless the run exists; a run this process streams needs no read."""
+        if not self.bus.is_local(run_id):
+            await self.get(run_id)
 
     async def for_session(self, session_id: str, *, active_only: bool) -> list[RowMapping]:
         """A session's runs, oldest first."""

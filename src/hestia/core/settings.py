@@ -8,8 +8,11 @@ next run on, without a restart. API keys are never returned in full and never lo
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..config import Settings
 from ..errors import BadRequest, Conflict, NotFound
@@ -57,6 +60,15 @@ def provider_configured(settings: Settings) -> bool:
     return settings.openai_base_url.rstrip("/") != DEFAULT_OPENAI_BASE_URL.rstrip("/")
 
 
+@dataclass(frozen=True, slots=True)
+class RunDefaults:
+    """What a starting run takes from the settings: the effective provider settings (with the
+    default model) and the default approval policy."""
+
+    settings: Settings
+    approval_policy: str
+
+
 class SettingsService:
     """Reads the effective settings and saves the ones the UI may change."""
 
@@ -87,16 +99,26 @@ class SettingsService:
         """The model a run uses when neither the message nor the session names one."""
         return (await self.effective()).model
 
-    async def sync_providers(self) -> None:
+    async def run_defaults(self, conn: AsyncConnection | None = None) -> RunDefaults:
+        """The settings a run starts with, in one read (inside `conn`'s transaction if given)."""
+        saved = await settings_store.all_values(conn) if conn is not None else await self._saved()
+        return RunDefaults(await self.effective(saved), self._policy(saved))
+
+    async def sync_providers(self, effective: Settings | None = None) -> None:
         """Rebuild the providers if their saved settings changed (here or in another process)."""
         if self.providers is not None:
-            await self.providers.configure(await self.effective())
+            await self.providers.configure(effective or await self.effective())
 
     async def approval_policy(self) -> str:
         """The default approval policy: environment, else saved, else `dangerous`."""
         if self.settings.approval_policy:
             return self.settings.approval_policy
-        value = (await self._saved()).get("approval_policy")
+        return self._policy(await self._saved())
+
+    def _policy(self, saved: dict[str, Any]) -> str:
+        if self.settings.approval_policy:
+            return self.settings.approval_policy
+        value = saved.get("approval_policy")
         return value if value in POLICIES else DEFAULT_POLICY
 
     async def default_runtime(self) -> str:

@@ -29,7 +29,7 @@ async def insert(conn: AsyncConnection, *, values: dict[str, Any]) -> None:
 
 
 async def insert_many(conn: AsyncConnection, *, rows: list[dict[str, Any]]) -> None:
-    """Append many message rows in one statement (imports and seeding); same keys in each."""
+    """Append many message rows in one statement; the same keys in each."""
     if rows:
         await conn.execute(sa.insert(messages), rows)
 

@@ -57,16 +57,25 @@ async def update(conn: AsyncConnection, *, session_id: str, values: dict[str, An
 
 
 async def allocate_seqs(
-    conn: AsyncConnection, *, session_id: str, count: int, now: datetime
+    conn: AsyncConnection,
+    *,
+    session_id: str,
+    count: int,
+    now: datetime,
+    values: dict[str, Any] | None = None,
 ) -> int:
-    """Reserve `count` message seqs for a session; returns the first. Atomic in one UPDATE."""
+    """Reserve `count` message seqs for a session (setting `values` too); returns the first.
+    Atomic in one UPDATE."""
     result = await conn.execute(
         sa.update(sessions)
         .where(sessions.c.id == session_id)
         .values(
-            last_seq=sessions.c.last_seq + count,
-            message_count=sessions.c.message_count + count,
-            updated_at=now,
+            {
+                "updated_at": now,
+                **(values or {}),
+                "last_seq": sessions.c.last_seq + count,
+                "message_count": sessions.c.message_count + count,
+            }
         )
         .returning(sessions.c.last_seq)
     )

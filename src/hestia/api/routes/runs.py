@@ -41,7 +41,7 @@ async def run_events(
     start = _event_id(last_event_id, "Last-Event-ID") if last_event_id is not None else None
     if start is None:
         start = _event_id(after, "after") if after is not None else 0
-    await services.runs.get(run_id)  # 404 before the stream starts
+    await services.runs.check_exists(run_id)  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[bytes]:
         # Events that are ready together go out in one write (a replay, a follower behind).

@@ -9,8 +9,9 @@ from fastapi import Depends, Request
 from ..services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The `Services` of the app serving this request."""
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
     return request.app.state.services
 
 

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,10 +61,16 @@ def start_profiler(pid: int, name: str) -> subprocess.Popen[bytes] | None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     log(f"profiling into {out.relative_to(ROOT)}")
     return subprocess.Popen(
-        ["py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "200", "-o", str(out)],
+        [_py_spy(), "record", "-p", str(pid), "-f", "raw", "-r", "200", "-o", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _py_spy() -> str:
+    # Beside this Python (a venv that is not activated), else on PATH.
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy") or "py-spy"
 
 
 def stop_profiler(process: subprocess.Popen[bytes] | None) -> None:

@@ -82,6 +82,7 @@ class RunContext:
 
 
 _END = object()
+_WAKE = object()  # pending events now exist: the consumer has a flush deadline to keep
 
 
 class RunExecution:
@@ -210,11 +211,17 @@ class RunExecution:
             async for item in stream:
                 # Deltas go live here, not in the consumer, so they never wait for a flush
                 # (whose database write can queue behind other runs'); the next flush stores
-                # them. The queue item only wakes the consumer to keep the flush deadline.
-                if isinstance(item, TextDelta):
-                    self._add_text(item.text)
-                elif isinstance(item, ReasoningDelta):
-                    self._emit("reasoning.delta", {"text": item.text})
+                # them. The consumer is woken only when a delta starts a new batch, so that it
+                # keeps the flush deadline; waking it for every token cost CPU per token.
+                if isinstance(item, TextDelta | ReasoningDelta):
+                    starts_batch = not self._pending
+                    if isinstance(item, TextDelta):
+                        self._add_text(item.text)
+                    else:
+                        self._emit("reasoning.delta", {"text": item.text})
+                    if starts_batch:
+                        queue.put_nowait(_WAKE)
+                    continue
                 queue.put_nowait(item)
         except asyncio.CancelledError:
             raise

@@ -61,9 +61,7 @@ class OpenAICompatProvider:
 
     def warm(self) -> None:
         """Import the SDK ahead of the first request (called in a thread once serving)."""
-        # `import openai` alone defers its resources; the first `client.chat` would then import
-        # them (about a second) on the event loop, in the middle of the first answer.
-        import openai.resources.chat  # noqa: F401
+        import openai  # noqa: F401
 
     @property
     def closed(self) -> bool:

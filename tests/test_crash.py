@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.server import Event, parse_sse, wait_for_run
+from tests.server import Event, parse_sse, read_events, wait_for_run
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +28,13 @@ def test_i1_acknowledged_message_survives_kill_9(server, client):
         assert body["messages"][0]["role"] == "user"
         assert body["messages"][0]["content"] == 'remember this #fake {"first_delay": 30}'
         assert after.get(f"/api/runs/{run['id']}").json()["status"] == "interrupted"
+        # run.started was stored with the send (the run started in the same transaction).
+        events = read_events(after, run["id"])
+        assert [(e.id, e.type) for e in events] == [
+            (1, "run.started"),
+            (2, "message.completed"),
+            (3, "run.interrupted"),
+        ]
 
 
 def test_i1_queued_message_survives_kill_9_and_then_runs(server, client):

@@ -346,12 +346,12 @@ class RunManager:
             "last_event_id": 1,
         }
         if fresh:
+            # Inserted running: this transaction holds the session and found it idle (I5).
             await run_store.insert(conn, values={**run, **promotion})
-        # The CAS comes first: it fails fast, before anything else is written (I6).
         elif not await run_store.transition(
             conn, run_id=run["id"], from_status="queued", values=promotion
         ):
-            return None
+            return None  # the CAS comes first: it fails before anything else is written (I6)
         assistant_seq, rows = await self._append_turn(
             conn,
             run=run,

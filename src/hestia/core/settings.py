@@ -99,9 +99,9 @@ class SettingsService:
         """The model a run uses when neither the message nor the session names one."""
         return (await self.effective()).model
 
-    async def run_defaults(self, conn: AsyncConnection | None = None) -> RunDefaults:
-        """The settings a run starts with, in one read (inside `conn`'s transaction if given)."""
-        saved = await settings_store.all_values(conn) if conn is not None else await self._saved()
+    async def run_defaults(self, conn: AsyncConnection) -> RunDefaults:
+        """The settings a run starts with, in one read inside `conn`'s transaction."""
+        saved = await settings_store.all_values(conn)
         return RunDefaults(await self.effective(saved), self._policy(saved))
 
     async def sync_providers(self, effective: Settings | None = None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from hestia.core import streamed
 from hestia.core.owner import Owner
 from hestia.store import events as event_store
 from hestia.store import messages as message_store
@@ -154,9 +155,13 @@ async def test_i5_concurrent_starts_run_one_at_a_time(database_url, tmp_path, fa
 
 
 async def _has_text(services, message_id) -> bool:
+    """Whether the streaming message has stored text (its deltas, while it streams)."""
     async with services.db.read() as conn:
         row = await message_store.get(conn, message_id=message_id)
-    return row is not None and len(row["content"]) > 20
+        if row is None:
+            return False
+        [row] = await streamed.fill_streaming(conn, [row])
+    return len(row["content"]) > 20
 
 
 async def _finished(services, run_id) -> bool:

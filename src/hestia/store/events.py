@@ -49,3 +49,21 @@ async def last_id(conn: AsyncConnection, *, run_id: str) -> int:
         run_events.c.run_id == run_id
     )
     return int((await conn.execute(query)).scalar_one())
+
+
+async def newest_first(
+    conn: AsyncConnection,
+    *,
+    run_id: str,
+    types: Sequence[str],
+    before_id: int | None = None,
+    limit: int = 500,
+) -> list[tuple[int, str, str]]:
+    """Up to `limit` of the run's events of `types` with id < `before_id`, newest first."""
+    query = sa.select(run_events.c.id, run_events.c.type, run_events.c.data).where(
+        run_events.c.run_id == run_id, run_events.c.type.in_(types)
+    )
+    if before_id is not None:
+        query = query.where(run_events.c.id < before_id)
+    query = query.order_by(run_events.c.id.desc()).limit(limit)
+    return [(row[0], row[1], row[2]) for row in (await conn.execute(query)).all()]

@@ -289,13 +289,17 @@ def test_i2_a_streaming_answer_shows_its_stored_text_while_it_streams(client):
         return answer if answer["status"] == "streaming" and answer["content"] else None
 
     seen = wait_until(streaming_answer, what="the streaming answer's stored text")
+    live_run = get_run(client, run["id"])
     export = client.get(f"/api/sessions/{session_id}/export", params={"format": "json"})
     exported = export.json()["messages"][1]
     assert client.post(f"/api/runs/{run['id']}/cancel").status_code == 202
     assert wait_for_run(client, run["id"])["status"] == "cancelled"
 
-    streamed = deltas(read_events(client, run["id"]))
+    events = read_events(client, run["id"])
+    streamed = deltas(events)
     final = transcript(client, session_id)[1]
+    # A running run's last_event_id is its newest stored event (run.started, then deltas).
+    assert live_run["status"] != "running" or 2 <= live_run["last_event_id"] < events[-1].id
     assert final["content"] == streamed and final["status"] == "cancelled"
     assert streamed.startswith(seen["content"]) and seen["content"].startswith("w0 w1 ")
     if exported["status"] == "streaming":

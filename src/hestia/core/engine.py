@@ -479,7 +479,9 @@ class RunExecution:
         events = [(e.id, e.type, e.data) for e in self._pending]
         now = utcnow()
         last_id = self._next_id - 1
-        values: dict[str, Any] = {"last_event_id": last_id, **(run_values or {})}
+        values: dict[str, Any] = {}
+        if run_values is not None:
+            values = {**run_values, "last_event_id": last_id}
         # The upkeep task renews leases too; rewriting the indexed lease on every flush cost a
         # page write per flush, so a flush renews it only once a third of it has passed.
         if time.monotonic() >= self._lease_due:
@@ -487,9 +489,16 @@ class RunExecution:
             self._lease_due = time.monotonic() + self._lease_seconds / 3
         # Only the run's last flush waits for the disk; see Database.write.
         async with self._db.write(durable=run_values is not None) as conn:
-            cancel_requested = await run_store.renew(
-                conn, run_id=self.ctx.run_id, owner=self.ctx.owner, values=values
-            )
+            # Most flushes change nothing in the run's row: they check it (still ours, as a
+            # compare-and-set would) without rewriting it, which cost a page write each.
+            if values:
+                cancel_requested = await run_store.renew(
+                    conn, run_id=self.ctx.run_id, owner=self.ctx.owner, values=values
+                )
+            else:
+                cancel_requested = await run_store.check_owner(
+                    conn, run_id=self.ctx.run_id, owner=self.ctx.owner
+                )
             if cancel_requested is None:
                 raise LostOwnership(self.ctx.run_id)
             await event_store.append(conn, run_id=self.ctx.run_id, events=events, now=now)

@@ -535,7 +535,9 @@ class RunExecution:
             row = await message_store.get(conn, message_id=self._message_id)
         assert row is not None
         message = message_view(row)
-        message["content"] = "".join(self._message_text)
+        # A streaming row holds no text yet; a closed one (the run stopped between steps)
+        # holds all of it.
+        message["content"] += "".join(self._message_text)
         message["status"] = status
         message["parts"] = self._message_parts
         return message

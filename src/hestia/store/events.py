@@ -111,12 +111,11 @@ async def after(
         .order_by(run_events.c.id)
         .limit(limit)
     )
-    events = [
-        event
-        for row in (await conn.execute(query)).all()
-        for event in unpack(row[0], row[1], row[2])
-        if event[0] > after_id
-    ]
+    events: list[Stored] = []
+    for row in (await conn.execute(query)).all():
+        events += [e for e in unpack(row[0], row[1], row[2]) if e[0] > after_id]
+        if len(events) >= limit:
+            break
     return events[:limit]
 
 

@@ -318,6 +318,9 @@ async def durability(ctx: Context) -> dict[str, Any]:
         commits1, wal1 = await _pg_stats(ctx.database_name)
         result["commits_per_run"] = round((commits1 - commits0) / p.durability_runs, 1)
         result["cluster_wal_kb"] = round((wal1 - wal0) / 1024, 1)  # includes other users
+        # Steadier than the backends' write_bytes, which also get whatever WAL of the shared
+        # cluster a synchronous commit happens to write, and new WAL segments' zeroes.
+        result["cluster_wal_ratio"] = round((wal1 - wal0) / max(text_bytes, 1), 2)
     return result
 
 

@@ -159,6 +159,7 @@ ROWS = (
     ("bigdata", "search_common_word_ms_p50", "big: search common word p50 (ms)", "report"),
     ("bigdata", "cold_start_ms", "big: cold start (ms)", "< 1000"),
     ("durability", "ratio_to_text", "durability: bytes written / text", "<= 4"),
+    ("durability", "cluster_wal_ratio", "durability: PG cluster WAL / text", "report"),
     ("durability", "syncs_per_run", "durability: sync calls per run", "report"),
     ("resume", "first_replayed_ms_p50", "resume: first replayed p50 (ms)", "< 20"),
     ("fanin", "rss_idle_mb", "memory: RSS idle (MB)", "< 120"),

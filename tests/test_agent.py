@@ -219,7 +219,8 @@ def test_restart_while_waiting_for_approval_interrupts_cleanly(make_server, fake
 def test_cancel_during_a_long_shell_kills_it(server, client, fake):
     session = new_session(client, approval_policy="never")
     command = "echo pid=$$; sleep 60 & echo child=$!; wait"
-    script = steps({"tool_calls": [call("shell", "l1", command=command)]}, {"reply": "never"})
+    first = {"reply": "Starting it. ", "tool_calls": [call("shell", "l1", command=command)]}
+    script = steps(first, {"reply": "never"})
     run = send(client, session, directive("long", steps=script))
     seen = read_events(client, run["id"], until="tool.output", match="child=")
     output = "".join(e.data["text"] for e in seen if e.type == "tool.output")
@@ -233,6 +234,10 @@ def test_cancel_during_a_long_shell_kills_it(server, client, fake):
     assert rest[-1].type == "run.cancelled"
     finished = next(e.data for e in rest if e.type == "tool.finished")
     assert finished["is_error"], [(e.type, e.data) for e in rest]
+    # The run ends between steps: its last message.completed is the closed step's, text kept.
+    last = [e.data["message"] for e in rest if e.type == "message.completed"][-1]
+    assert last["content"] == "Starting it. "
+    assert transcript(client, session)[1]["content"] == "Starting it. "
 
 
 def test_step_limit_ends_the_run_with_a_note(make_server, fake):

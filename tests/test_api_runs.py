@@ -278,6 +278,36 @@ def test_a_run_is_stored_finished_before_its_terminal_event_is_sent(server, clie
                 raise AssertionError(f"no terminal event: {events}")
 
 
+def test_i2_a_streaming_answer_shows_its_stored_text_while_it_streams(client):
+    """While it streams, the answer's row holds no text; reads rebuild it from the stored
+    deltas, so the session and its export show what was streamed so far."""
+    session_id = new_session(client)
+    run = send(client, session_id, directive("slow", tokens=400, delay=0.02))
+
+    def streaming_answer() -> dict[str, Any] | None:
+        answer = transcript(client, session_id)[1]
+        return answer if answer["status"] == "streaming" and answer["content"] else None
+
+    seen = wait_until(streaming_answer, what="the streaming answer's stored text")
+    live_run = get_run(client, run["id"])
+    export = client.get(f"/api/sessions/{session_id}/export", params={"format": "json"})
+    exported = export.json()["messages"][1]
+    assert client.post(f"/api/runs/{run['id']}/cancel").status_code == 202
+    assert wait_for_run(client, run["id"])["status"] == "cancelled"
+
+    events = read_events(client, run["id"])
+    streamed = deltas(events)
+    final = transcript(client, session_id)[1]
+    # A running run's last_event_id is its newest stored event (run.started, then deltas).
+    assert live_run["status"] != "running" or 2 <= live_run["last_event_id"] < events[-1].id
+    assert final["content"] == streamed and final["status"] == "cancelled"
+    assert streamed.startswith(seen["content"]) and seen["content"].startswith("w0 w1 ")
+    if exported["status"] == "streaming":
+        assert streamed.startswith(exported["content"]) and exported["content"]
+    else:  # it ended in between
+        assert exported["content"] == streamed
+
+
 # -- I5: one run at a time per session --------------------------------------------------------
 
 

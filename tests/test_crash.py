@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -96,6 +97,54 @@ def test_i2_kill_9_mid_stream_keeps_a_prefix_no_older_than_250_ms(server, client
         # The session is usable afterwards.
         retry = send(after, session["id"], 'again #fake {"tokens": 2}')
         assert wait_for_run(after, retry["id"])["status"] == "completed"
+
+
+def test_i2_kill_9_in_a_later_step_interrupts_that_steps_message(server, client):
+    """The message streaming when the server dies is the step's, not the run's first one."""
+    session = client.post("/api/sessions", json={"approval_policy": "never"}).json()
+    script = [
+        {"reply": "Let me look. ", "tool_calls": [{"name": "list_files", "arguments": {}}]},
+        {"tokens": 2000, "delay": 0.005},
+    ]
+    run = send(client, session["id"], "look #fake " + json.dumps({"steps": script}))
+    received: list[str] = []
+    with client.stream("GET", f"/api/runs/{run['id']}/events") as response:
+        after_tool = False
+        for item in parse_sse(response.iter_lines()):
+            if not isinstance(item, Event):
+                continue
+            after_tool = after_tool or item.type == "tool.finished"
+            if after_tool and item.type == "message.delta":
+                received.append(item.data["text"])
+                if len(received) >= 300:
+                    server.kill9()
+                    break
+    streamed = "".join(received)
+
+    server.restart()
+    with server.client() as after:
+        assert after.get(f"/api/runs/{run['id']}").json()["status"] == "interrupted"
+        messages = after.get(f"/api/sessions/{session['id']}").json()["messages"]
+        assert [(m["role"], m["status"]) for m in messages] == [
+            ("user", "complete"),
+            ("assistant", "complete"),
+            ("tool", "complete"),
+            ("assistant", "interrupted"),
+        ]
+        assert messages[1]["content"] == "Let me look. "
+        answer = messages[3]
+        assert answer["content"] and streamed.startswith(answer["content"])
+        events = list(_events(after, run["id"]))
+        assert [e.id for e in events] == list(range(1, len(events) + 1))
+        completed = [e.data["message"] for e in events if e.type == "message.completed"]
+        assert [(m["id"], m["status"]) for m in completed] == [
+            (messages[1]["id"], "complete"),
+            (answer["id"], "interrupted"),
+        ]
+        assert completed[-1]["content"] == answer["content"]
+        tool_at = next(e.id for e in events if e.type == "tool.finished")
+        later = [e for e in events if e.type == "message.delta" and e.id > tool_at]
+        assert "".join(e.data["text"] for e in later) == answer["content"]  # I4, this message
 
 
 def test_graceful_stop_interrupts_runs_and_restart_starts_queued(server, client):

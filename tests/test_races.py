@@ -7,8 +7,14 @@ lets the other actor act, then releases the first — no sleeps decide the inter
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
+import pytest
+import sqlalchemy as sa
+
+from hestia.core import streamed
 from hestia.core.owner import Owner
+from hestia.ids import new_id, utcnow
 from hestia.store import events as event_store
 from hestia.store import messages as message_store
 from hestia.store import runs as run_store
@@ -156,10 +162,116 @@ async def test_i5_concurrent_starts_run_one_at_a_time(database_url, tmp_path, fa
             await manager.shutdown()
 
 
+POSTGRES_ONLY = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+async def _stale_run(services) -> str:
+    """A running run whose owner is gone (lease expired), with no events yet."""
+    session = await services.sessions.create()
+    run_id = new_id()
+    async with services.db.write() as conn:
+        await run_store.insert(
+            conn,
+            values={
+                "id": run_id,
+                "session_id": session["id"],
+                "status": "running",
+                "owner": str(DEAD_HOST),
+                "lease_expires_at": utcnow() - timedelta(seconds=60),
+                "input": {"content": "x"},
+                "created_at": utcnow(),
+            },
+        )
+    return run_id
+
+
+async def _lock_waiters(services) -> int:
+    async with services.db.read() as conn:
+        query = sa.text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int((await conn.execute(query)).scalar_one())
+
+
+def _events(*types: str, first: int = 1) -> list[tuple[int, str, str]]:
+    return [(first + i, t, '{"text":"x"}') for i, t in enumerate(types)]
+
+
+# On SQLite every write transaction excludes the others (BEGIN IMMEDIATE behind one lock), so
+# a flush's check and the sweep's compare-and-set cannot interleave there at all; PostgreSQL
+# runs them concurrently, and the check's row lock is what orders them.
+
+
+@POSTGRES_ONLY
+async def test_i6_the_sweep_waits_for_a_flush_in_flight_and_writes_after_it(
+    database_url, tmp_path, fake
+):
+    settings = settings_for(database_url, tmp_path, fake)
+    async with running_services(settings) as services:
+        run_id = await _stale_run(services)
+        async with services.db.read() as conn:
+            [stale] = [r for r in await run_store.running(conn) if r["id"] == run_id]
+        async with services.db.write() as conn:
+            assert await run_store.check_owner(conn, run_id=run_id, owner=str(DEAD_HOST)) is False
+            sweep = asyncio.create_task(services.runs._interrupt_stale(stale))
+            await wait_until(lambda: _waiting(services, 1))
+            await event_store.append(
+                conn, run_id=run_id, events=_events("message.delta", "message.delta"), now=utcnow()
+            )
+        assert await sweep is True
+        events = await events_of(services, run_id)
+        assert [(e[0], e[1]) for e in events] == [
+            (1, "message.delta"),
+            (2, "message.delta"),
+            (3, "run.interrupted"),
+        ]
+        assert (await run_row(services, run_id))["last_event_id"] == 3
+
+
+@POSTGRES_ONLY
+async def test_i6_a_flush_behind_the_sweep_finds_the_run_gone(database_url, tmp_path, fake):
+    settings = settings_for(database_url, tmp_path, fake)
+    async with running_services(settings) as services:
+        run_id = await _stale_run(services)
+
+        async def flush() -> bool | None:
+            async with services.db.write() as conn:
+                mine = await run_store.check_owner(conn, run_id=run_id, owner=str(DEAD_HOST))
+                if mine is not None:
+                    await event_store.append(
+                        conn, run_id=run_id, events=_events("message.delta"), now=utcnow()
+                    )
+                return mine
+
+        async with services.db.write() as conn:
+            assert await run_store.transition(
+                conn,
+                run_id=run_id,
+                from_status="running",
+                owner=str(DEAD_HOST),
+                values={"status": "interrupted"},
+            )
+            late = asyncio.create_task(flush())
+            await wait_until(lambda: _waiting(services, 1))
+        assert await late is None
+        assert await events_of(services, run_id) == []
+
+
+async def _waiting(services, count: int) -> bool:
+    return await _lock_waiters(services) >= count
+
+
 async def _has_text(services, message_id) -> bool:
+    """Whether the streaming message has stored text (its deltas, while it streams)."""
     async with services.db.read() as conn:
         row = await message_store.get(conn, message_id=message_id)
-    return row is not None and len(row["content"]) > 20
+        if row is None:
+            return False
+        [row] = await streamed.fill_streaming(conn, [row])
+    return len(row["content"]) > 20
 
 
 async def _finished(services, run_id) -> bool:

@@ -136,16 +136,20 @@ async def test_search_matches_titles_and_finished_message_words(db):
 @both_backends
 async def test_a_message_becomes_searchable_when_it_finishes(db):
     session = await add_session(db)
-    await add_message(db, session, "", role="assistant", status="streaming")
+    await add_message(db, session, "hello aurora", role="assistant", status="streaming")
+    assert await listing(db, q="aurora") == []
     async with db.read() as conn:
         row = await message_store.last_live(conn, session_id=session)
     async with db.write() as conn:
-        await message_store.append_content(conn, message_id=row["id"], text="hello aurora")
-        await message_store.append_content(conn, message_id=row["id"], text=" borealis")
-    assert await listing(db, q="borealis") == []
-    async with db.write() as conn:
-        assert await message_store.finish(conn, message_id=row["id"], text="!", status="complete")
+        done = await message_store.finish(
+            conn, message_id=row["id"], content="hello aurora borealis!", status="complete"
+        )
+        assert done == 1
     assert await listing(db, q="borealis") == [session]
+    async with db.write() as conn:  # only a streaming message is finished, once
+        assert not await message_store.finish(
+            conn, message_id=row["id"], content="", status="interrupted"
+        )
     async with db.read() as conn:
         assert (await message_store.get(conn, message_id=row["id"]))["content"] == (
             "hello aurora borealis!"

@@ -1,8 +1,10 @@
 """One run's execution: the agent loop, with every event published live and persisted in batches.
 
-Deltas are published to followers at once and buffered; the buffer is flushed — events and
-the current message's new text in one transaction — at least every `flush_interval` (I2) and at
-every boundary (start, end of a model step, each tool call, approvals, the end). Each flush is a
+Deltas are published to followers at once and buffered; the buffered events are flushed to
+`run_events` at least every `flush_interval` (I2) and at every boundary (start, end of a model
+step, each tool call, approvals, the end). The current message's text is kept in memory and
+written to its row once, when the message closes; until then the stored deltas are its durable
+text (`core/streamed.py` rebuilds it for reads and for the sweep). Each flush is a
 compare-and-set on the run's status and owner (I6), so a run that was swept away from a stalled
 owner is never written again.
 
@@ -108,11 +110,13 @@ class RunExecution:
         self._lease_seconds = lease_seconds
         self._next_id = 1
         self._pending: list[Event] = []
-        self._pending_text: list[str] = []
+        # The current message's text: its row gets it once, when the message closes.
+        self._message_text: list[str] = []
         self._message_id = ctx.assistant_message_id
         self._message_parts: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
-        self._lease_due = 0.0  # the first flush renews the lease
+        # The promotion has just set the lease; a flush renews it once a third has passed.
+        self._lease_due = time.monotonic() + lease_seconds / 3
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._held: list[Event] = []  # emitted, published only once stored
         self._stopped = asyncio.Event()
@@ -450,7 +454,7 @@ class RunExecution:
     # -- events and persistence ----------------------------------------------------------------
 
     def _add_text(self, text: str) -> None:
-        self._pending_text.append(text)
+        self._message_text.append(text)
         self._emit("message.delta", {"text": text})
 
     def _emit(self, type_: str, data: dict[str, Any], *, publish: bool = True) -> Event:
@@ -476,18 +480,19 @@ class RunExecution:
         run_values: dict[str, Any] | None = None,
         extra: Extra | None = None,
     ) -> None:
-        """Write pending events and text in one transaction, if the run is still ours.
+        """Write pending events in one transaction, if the run is still ours.
 
-        `close` ends the current message with a status and parts; `run_values` ends the run;
-        `extra` writes more rows in the same transaction.
+        `close` ends the current message with a status and parts, writing its text;
+        `run_values` ends the run; `extra` writes more rows in the same transaction.
         """
         # A snapshot: the producer may add deltas while this write is in flight.
-        stored, stored_text = len(self._pending), len(self._pending_text)
+        stored, closed = len(self._pending), len(self._message_text)
         events = [(e.id, e.type, e.data) for e in self._pending]
-        text = "".join(self._pending_text)
         now = utcnow()
         last_id = self._next_id - 1
-        values: dict[str, Any] = {"last_event_id": last_id, **(run_values or {})}
+        values: dict[str, Any] = {}
+        if run_values is not None:
+            values = {**run_values, "last_event_id": last_id}
         # The upkeep task renews leases too; rewriting the indexed lease on every flush cost a
         # page write per flush, so a flush renews it only once a third of it has passed.
         if time.monotonic() >= self._lease_due:
@@ -495,19 +500,30 @@ class RunExecution:
             self._lease_due = time.monotonic() + self._lease_seconds / 3
         # Only the run's last flush waits for the disk; see Database.write.
         async with self._db.write(durable=run_values is not None) as conn:
-            cancel_requested = await run_store.renew(
-                conn, run_id=self.ctx.run_id, owner=self.ctx.owner, values=values
-            )
+            # Most flushes change nothing in the run's row: they check it (still ours, as a
+            # compare-and-set would) without rewriting it, which cost a page write each.
+            if values:
+                cancel_requested = await run_store.renew(
+                    conn, run_id=self.ctx.run_id, owner=self.ctx.owner, values=values
+                )
+            else:
+                cancel_requested = await run_store.check_owner(
+                    conn, run_id=self.ctx.run_id, owner=self.ctx.owner
+                )
             if cancel_requested is None:
                 raise LostOwnership(self.ctx.run_id)
             await event_store.append(conn, run_id=self.ctx.run_id, events=events, now=now)
+            # While a message streams its text is stored only as the events' deltas (rebuilt
+            # by core/streamed.py); rewriting the growing row at every flush cost O(n²) bytes.
             if close is not None:
                 status, parts = close
                 await message_store.finish(
-                    conn, message_id=self._message_id, text=text, status=status, parts=parts
+                    conn,
+                    message_id=self._message_id,
+                    content="".join(self._message_text[:closed]),
+                    status=status,
+                    parts=parts,
                 )
-            elif text:
-                await message_store.append_content(conn, message_id=self._message_id, text=text)
             if extra is not None:
                 await extra(conn)
             if run_values is not None:
@@ -516,7 +532,8 @@ class RunExecution:
                     conn, session_id=self.ctx.session_id, values={"updated_at": now}
                 )
         del self._pending[:stored]
-        del self._pending_text[:stored_text]
+        if close is not None:
+            del self._message_text[:closed]
         self._last_flush = time.monotonic()
         self._bus.flushed(self.ctx.run_id, last_id)
         if cancel_requested and run_values is None:
@@ -524,12 +541,14 @@ class RunExecution:
             self.request_stop("cancelled")
 
     async def _completed_message(self, status: str) -> dict[str, Any]:
-        """The current message as it will be once the pending text is stored."""
+        """The current message as it will be once it is closed."""
         async with self._db.read() as conn:
             row = await message_store.get(conn, message_id=self._message_id)
         assert row is not None
         message = message_view(row)
-        message["content"] += "".join(self._pending_text)
+        # A streaming row holds no text yet; a closed one (the run stopped between steps)
+        # holds all of it.
+        message["content"] += "".join(self._message_text)
         message["status"] = status
         message["parts"] = self._message_parts
         return message

@@ -22,6 +22,7 @@ from ..store import messages as message_store
 from ..store import runs as run_store
 from ..store import sessions as session_store
 from ..store.db import Database
+from . import streamed
 from .importers.hestia_json import FORMAT, VERSION
 from .views import message_view, session_view
 
@@ -50,7 +51,7 @@ class Exporter:
 
     async def messages(
         self, session: Mapping[str, Any], *, include_superseded: bool
-    ) -> AsyncIterator[RowMapping]:
+    ) -> AsyncIterator[Mapping[str, Any]]:
         """The session's messages up to its last seq at the start, oldest first."""
         after, up_to = 0, session["last_seq"]
         while True:
@@ -63,7 +64,8 @@ class Exporter:
                     limit=PAGE,
                     include_superseded=include_superseded,
                 )
-            for row in rows:
+                filled = await streamed.fill_streaming(conn, rows)
+            for row in filled:
                 yield row
             if len(rows) < PAGE:
                 return

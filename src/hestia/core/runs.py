@@ -30,6 +30,7 @@ from ..store import messages as message_store
 from ..store import runs as run_store
 from ..store import sessions as session_store
 from ..store.db import Database
+from . import streamed
 from .agent import Agent
 from .engine import RunContext, RunExecution
 from .events import Event, EventBus
@@ -343,7 +344,6 @@ class RunManager:
             "started_at": now,
             "user_message_id": user_message_id,
             "assistant_message_id": assistant_message_id,
-            "last_event_id": 1,
         }
         if fresh:
             # Inserted running: this transaction holds the session and found it idle (I5).
@@ -536,17 +536,19 @@ class RunManager:
             await approval_store.expire_for_run(conn, run_id=run["id"], now=now)
             next_id = await event_store.last_id(conn, run_id=run["id"]) + 1
             events: list[Event] = []
-            message_id = run["assistant_message_id"]
-            if message_id is not None:
+            # The message streaming when the owner died (the step's, in a tool run) keeps the
+            # text its stored deltas hold: a prefix of what was streamed (I2).
+            streaming = await message_store.streaming_of_run(
+                conn, session_id=run["session_id"], run_id=run["id"]
+            )
+            if streaming is not None:
+                content = await streamed.content_of(conn, run_id=run["id"], seq=streaming["seq"])
                 await message_store.finish(
-                    conn, message_id=message_id, text="", status="interrupted"
+                    conn, message_id=streaming["id"], content=content, status="interrupted"
                 )
-                message = await message_store.get(conn, message_id=message_id)
-                if message is not None:
-                    events.append(
-                        Event.make(next_id, "message.completed", {"message": message_view(message)})
-                    )
-                    next_id += 1
+                message = {**message_view(streaming), "content": content, "status": "interrupted"}
+                events.append(Event.make(next_id, "message.completed", {"message": message}))
+                next_id += 1
             events.append(
                 Event.make(
                     next_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from ..ids import new_id, utcnow
 from ..store import messages as message_store
 from ..store import sessions as session_store
 from ..store.db import Database
-from . import runtimes
+from . import runtimes, streamed
 from .approvals import POLICIES
 from .runs import RunManager
 from .titles import DEFAULT_TITLE
@@ -98,7 +99,7 @@ class SessionService:
 
     async def read(
         self, session_id: str, *, limit: int, before_seq: int | None, include_superseded: bool
-    ) -> tuple[RowMapping, list[RowMapping], bool]:
+    ) -> tuple[RowMapping, list[Mapping[str, Any]], bool]:
         """The session, its newest messages before `before_seq` (oldest first), and `has_more`."""
         async with self.db.read() as conn:
             session = await session_store.get(conn, session_id=session_id)
@@ -111,7 +112,8 @@ class SessionService:
                 before_seq=before_seq,
                 include_superseded=include_superseded,
             )
-        return session, rows, has_more
+            filled = await streamed.fill_streaming(conn, rows)
+        return session, filled, has_more
 
     async def update(self, session_id: str, changes: dict[str, Any]) -> RowMapping:
         """Change any of title, pinned, archived, model, runtime, workspace."""

@@ -82,25 +82,20 @@ async def history(conn: AsyncConnection, *, session_id: str, before_seq: int) ->
     return list((await conn.execute(query)).mappings().all())
 
 
-async def append_content(conn: AsyncConnection, *, message_id: str, text: str) -> None:
-    """Add streamed text to a message that is still streaming."""
-    await conn.execute(
-        sa.update(messages)
-        .where(messages.c.id == message_id, messages.c.status == "streaming")
-        .values(content=messages.c.content + text)
-    )
-
-
 async def finish(
     conn: AsyncConnection,
     *,
     message_id: str,
-    text: str,
+    content: str,
     status: str,
     parts: list[dict[str, Any]] | None = None,
 ) -> int:
-    """Add the last streamed text and leave `streaming` for a final status, in one UPDATE."""
-    values: dict[str, Any] = {"content": messages.c.content + text, "status": status}
+    """Write a streaming message's whole text and leave `streaming` for a final status.
+
+    A message's text is written once, here: while it streams, its text is in the run's
+    `message.delta` events (see `core/streamed.py`).
+    """
+    values: dict[str, Any] = {"content": content, "status": status}
     if parts:
         values["parts"] = parts
     result = await conn.execute(
@@ -109,6 +104,20 @@ async def finish(
         .values(**values)
     )
     return result.rowcount
+
+
+async def streaming_of_run(
+    conn: AsyncConnection, *, session_id: str, run_id: str
+) -> RowMapping | None:
+    """The run's message that is still streaming, if any (at most one: a step's message
+    closes before the next one opens); the run's messages are the newest of its session."""
+    query = sa.select(*PUBLIC_COLUMNS).where(
+        messages.c.session_id == session_id,
+        messages.c.run_id == run_id,
+        messages.c.status == "streaming",
+    )
+    result = await conn.execute(query.order_by(messages.c.seq.desc()).limit(1))
+    return result.mappings().first()
 
 
 async def supersede_from(conn: AsyncConnection, *, session_id: str, seq: int) -> int:

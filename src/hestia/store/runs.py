@@ -9,7 +9,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .tables import runs
+from .tables import run_events, runs
+
+# A running run's flushes do not write its row (see `check_owner`), so its `last_event_id` is
+# the newest stored event's; the column is written when the run ends.
+_newest_event = (
+    sa.select(sa.func.max(run_events.c.id))
+    .where(run_events.c.run_id == runs.c.id)
+    .scalar_subquery()
+)
+_COLUMNS = [
+    *(c for c in runs.c if c.name != "last_event_id"),
+    sa.case(
+        (runs.c.status == "running", sa.func.coalesce(_newest_event, runs.c.last_event_id)),
+        else_=runs.c.last_event_id,
+    ).label("last_event_id"),
+]
 
 
 async def insert(conn: AsyncConnection, *, values: dict[str, Any]) -> None:
@@ -19,14 +34,15 @@ async def insert(conn: AsyncConnection, *, values: dict[str, Any]) -> None:
 
 async def get(conn: AsyncConnection, *, run_id: str) -> RowMapping | None:
     """One run by id."""
-    return (await conn.execute(sa.select(runs).where(runs.c.id == run_id))).mappings().first()
+    query = sa.select(*_COLUMNS).where(runs.c.id == run_id)
+    return (await conn.execute(query)).mappings().first()
 
 
 async def by_client_message_id(
     conn: AsyncConnection, *, session_id: str, client_message_id: str
 ) -> RowMapping | None:
     """The run a send with this `client_message_id` created, if any (I8)."""
-    query = sa.select(runs).where(
+    query = sa.select(*_COLUMNS).where(
         runs.c.session_id == session_id, runs.c.client_message_id == client_message_id
     )
     return (await conn.execute(query)).mappings().first()
@@ -36,7 +52,7 @@ async def for_session(
     conn: AsyncConnection, *, session_id: str, active_only: bool, limit: int = 100
 ) -> list[RowMapping]:
     """A session's runs, oldest first (only queued and running ones with `active_only`)."""
-    query = sa.select(runs).where(runs.c.session_id == session_id)
+    query = sa.select(*_COLUMNS).where(runs.c.session_id == session_id)
     if active_only:
         query = query.where(runs.c.status.in_(("queued", "running")))
     query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
@@ -109,6 +125,23 @@ async def renew(
         .returning(runs.c.cancel_requested)
     )
     row = result.first()
+    return None if row is None else bool(row[0])
+
+
+async def check_owner(conn: AsyncConnection, *, run_id: str, owner: str) -> bool | None:
+    """`renew` without writing the row: whether a cancel was asked, None if the run is not
+    running under `owner` — and it stays so until this write transaction ends.
+
+    On SQLite the write transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
+    On PostgreSQL the row is locked `FOR SHARE`, which a compare-and-set UPDATE of it (the
+    sweep's) waits for, and which waits for one in flight and then sees its result (I6).
+    """
+    query = (
+        sa.select(runs.c.cancel_requested)
+        .where(runs.c.id == run_id, runs.c.status == "running", runs.c.owner == owner)
+        .with_for_update(read=True)
+    )
+    row = (await conn.execute(query)).first()
     return None if row is None else bool(row[0])
 
 

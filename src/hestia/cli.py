@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from . import __version__
 from .config import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -50,11 +54,27 @@ def serve(
 ) -> None:
     """Start the web app (default http://127.0.0.1:8787)."""
     _leave_out_unused_modules()
+    gc.disable()  # while the app loads, as in `hestia.__main__`
+    try:
+        server = _server(_settings(host=host, port=port, data_dir=data_dir))
+        # Everything loaded so far lives as long as the process: out of the collector's sight,
+        # a full collection (the first came with the first request: 50-70 ms) walks only what
+        # is newer.
+        gc.freeze()
+    finally:
+        gc.enable()
+    server.run()
+    if not server.started:
+        where = f"{server.config.host}:{server.config.port}"
+        raise _fail(f"could not start on {where} (see the lines above).")
+
+
+def _server(settings: Settings) -> uvicorn.Server:
+    """The server for the app, once the checks that fail with one line have passed."""
     import uvicorn
 
     from .api.app import create_app
 
-    settings = _settings(host=host, port=port, data_dir=data_dir)
     _check_password_for(settings)
     _check_can_listen(settings.host, settings.port)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -71,10 +91,7 @@ def serve(
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies or None,
     )
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:
-        raise _fail(f"could not start on {settings.host}:{settings.port} (see the lines above).")
+    return uvicorn.Server(config)
 
 
 # Modules that libraries import on the way but the server never runs; each library catches the

@@ -23,6 +23,8 @@ from .store.db import Database
 
 log = logging.getLogger(__name__)
 
+WARM_UP_DELAY = 1.0  # seconds from the start to importing the provider SDKs in a thread
+
 
 @dataclass
 class Services:
@@ -78,12 +80,20 @@ class Services:
         await self.preferences.sync_providers()  # provider settings saved in the app
         await self.runs.startup()
         # The provider SDKs load in the background: the server answers before they are ready.
-        self.warming = asyncio.create_task(self.providers.warm(), name="provider-warm-up")
+        self.warming = asyncio.create_task(self._warm_up(), name="provider-warm-up")
+
+    async def _warm_up(self) -> None:
+        # Not at once: the import holds the GIL for most of a second, and the first answers (the
+        # health check, the page and its first API calls) would wait for it. A run that starts
+        # sooner imports its SDK itself.
+        await asyncio.sleep(WARM_UP_DELAY)
+        await self.providers.warm()
 
     async def stop(self) -> None:
         """End this process's runs as interrupted and close connections."""
         await self.runs.shutdown()
         if self.warming is not None:
+            self.warming.cancel()  # an import already running in its thread still finishes
             await asyncio.gather(self.warming, return_exceptions=True)
         await self.providers.aclose()
         await self.db.dispose()

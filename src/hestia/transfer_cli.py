@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .config import Settings
 from .core import importers
@@ -82,6 +80,10 @@ def import_hermes_cli(
 
 
 def _run_import(settings: Settings, found: list[importers.ImportItem], what: str) -> None:
+    # Here, not at the top: `hestia serve` imports this module too and has no use for rich.
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     console = Console(stderr=False, highlight=False, soft_wrap=True)
     console.print(f"{len(found)} {what}")
     with Progress(

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from ..config import Settings
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from ..ids import iso, new_id, utcnow
@@ -61,7 +58,7 @@ class AuthService:
     def __init__(self, *, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self.hasher = PasswordHasher()
+        self._hasher: Any = None
         self._hashing = asyncio.Semaphore(MAX_HASHING)
         self.limiter = FailureLimiter(
             attempts=settings.login_attempts, window=settings.login_window_seconds
@@ -218,11 +215,22 @@ class AuthService:
         saved = await self._saved_hash()
         return saved is not None and await self._verify(saved, password)
 
+    @property
+    def hasher(self) -> Any:
+        """argon2's hasher, imported on first use: without a password it is never needed."""
+        if self._hasher is None:
+            from argon2 import PasswordHasher
+
+            self._hasher = PasswordHasher()
+        return self._hasher
+
     async def _hash(self, password: str) -> str:
         async with self._hashing:
             return await asyncio.to_thread(self.hasher.hash, password)
 
     async def _verify(self, hashed: str, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
             # argon2 takes tens of milliseconds of CPU: off the event loop.
             async with self._hashing:

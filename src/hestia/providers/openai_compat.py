@@ -26,7 +26,13 @@ if TYPE_CHECKING:
 
 
 class OpenAICompatProvider:
-    """Streams chat completions through the official `openai` SDK."""
+    """Streams chat completions through the official `openai` SDK.
+
+    Both requests go through the client's own `post`/`get`, not `client.chat` or
+    `client.models`: the first use of those imports every resource of the SDK
+    (`openai.resources`, ~10 MB), for two endpoints whose answers are read here as JSON anyway.
+    The SDK still sends the request, applies the timeouts and maps HTTP errors.
+    """
 
     name = "openai"
 
@@ -160,9 +166,20 @@ class OpenAICompatProvider:
         """Ask the endpoint for its models (`GET /models`)."""
         status = ProviderStatus(name=self.name, base_url=self.base_url)
         try:
-            page = await self._client.models.list()
+            import httpx  # loaded with the SDK
+
+            response = await self._client.get("/models", cast_to=httpx.Response)
+            body = orjson.loads(response.content)
+            items = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise ValueError("a models list without `data`")
             status.models = sorted(
-                (ModelInfo(id=m.id, provider=self.name) for m in page.data), key=lambda m: m.id
+                (
+                    ModelInfo(id=m["id"], provider=self.name)
+                    for m in items
+                    if isinstance(m, dict) and isinstance(m.get("id"), str)
+                ),
+                key=lambda m: m.id,
             )
         except Exception as exc:
             status.error = self._explain(exc, None).to_dict()

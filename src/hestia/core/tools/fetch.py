@@ -11,14 +11,15 @@ import asyncio
 import codecs
 import re
 from html.parser import HTMLParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlparse
-
-import httpx
 
 from .base import ToolContext, ToolResult
 from .files import looks_binary
 from .output import truncate
+
+if TYPE_CHECKING:  # imported by the first fetch: the server starts without the HTTP client
+    import httpx
 
 TIMEOUT = 20.0
 MAX_REDIRECTS = 5
@@ -274,6 +275,8 @@ class FetchUrlTool:
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         """Download (streamed, capped) and convert."""
+        import httpx
+
         url = str(args.get("url", "")).strip()
         parsed = urlparse(url)
         if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
@@ -299,6 +302,8 @@ class FetchUrlTool:
 
 async def _download(url: str) -> ToolResult | tuple[httpx.Response, bytes]:
     """The response and its body, or an error result when it is too large."""
+    import httpx
+
     async with (
         httpx.AsyncClient(
             follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=TIMEOUT

@@ -15,11 +15,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pathspec
+from typing import TYPE_CHECKING, Any
 
 from .base import ToolContext, ToolResult
+
+if TYPE_CHECKING:  # imported by the first listing or search that reads a .gitignore
+    import pathspec
 
 # read_file: at most this many characters per call (about 25k tokens).
 MAX_READ = 100_000
@@ -440,7 +441,12 @@ class _Ignores:
                     lines += source.read_text(errors="replace").splitlines()
                 except OSError:
                     pass
-            self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+            if lines:
+                import pathspec
+
+                self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
+            else:
+                self._specs[folder] = None
         return self._specs[folder]
 
     def ignored(self, path: Path, *, is_dir: bool, top: Path) -> bool:

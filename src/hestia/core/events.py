@@ -9,8 +9,9 @@ union is gapless whatever the timing (I3). Runs owned by another process are tai
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -118,14 +119,21 @@ async def follow(
 
 
 async def follow_batches(
-    db: Database, bus: EventBus, run_id: str, *, after: int, poll_seconds: float = 0.5
+    db: Database,
+    bus: EventBus,
+    run_id: str,
+    *,
+    after: int,
+    poll_seconds: float = 0.5,
+    run: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[list[Event]]:
     """`follow` in lists: what is ready at once (a page of the store, the live events already
-    queued) comes together, so a stream sends it in one write instead of one per event."""
+    queued) comes together, so a stream sends it in one write instead of one per event.
+    `run`: the run's row, if the caller has just read it."""
     last = after
     # A run this process is streaming has not ended, or its end is still in the backlog: the
     # store need not be asked (it saves a read before a live stream's first event).
-    ended = None if bus.is_local(run_id) else await _ended_behind(db, run_id, last)
+    ended = None if bus.is_local(run_id) else await _ended_behind(db, run_id, last, run)
     if ended is not None:
         if after > ended.id:
             yield [ended]  # only after a crash (see _ended_behind)
@@ -223,15 +231,21 @@ async def _next_live(subscription: Subscription, wait: float) -> Event | None:
         return None
 
 
-async def _ended_behind(db: Database, run_id: str, last: int) -> Event | None:
+async def _ended_behind(
+    db: Database, run_id: str, last: int, run: Mapping[str, Any] | None = None
+) -> Event | None:
     """The terminal event of a run that ended at or before `last`, if it did.
 
     A follower at the end of a finished run gets nothing more. One *past* the end exists only
     after a crash: it saw live events that were never flushed, and the sweep then wrote
     `run.interrupted` under an id it already used; it is sent that event so it learns the end.
+    `run`: the run's row if the caller has just read it (one read fewer).
     """
+    if run is not None and (run["status"] not in TERMINAL_STATUSES or run["last_event_id"] > last):
+        return None  # the common case of a reconnect: nothing to read
     async with db.read() as conn:
-        run = await run_store.get(conn, run_id=run_id)
+        if run is None:
+            run = await run_store.get(conn, run_id=run_id)
         if run is None or run["status"] not in TERMINAL_STATUSES:
             return None
         if run["last_event_id"] > last:

@@ -440,10 +440,12 @@ class RunManager:
             raise NotFound(f"There is no run {run_id}.", code="run_not_found")
         return run
 
-    async def check_exists(self, run_id: str) -> None:
-        """NotFound unless the run exists; a run this process streams needs no read."""
-        if not self.bus.is_local(run_id):
-            await self.get(run_id)
+    async def check_exists(self, run_id: str) -> RowMapping | None:
+        """NotFound unless the run exists: its row, or None for a run this process streams
+        (which needs no read)."""
+        if self.bus.is_local(run_id):
+            return None
+        return await self.get(run_id)
 
     async def for_session(self, session_id: str, *, active_only: bool) -> list[RowMapping]:
         """A session's runs, oldest first."""

@@ -41,11 +41,11 @@ async def run_events(
     start = _event_id(last_event_id, "Last-Event-ID") if last_event_id is not None else None
     if start is None:
         start = _event_id(after, "after") if after is not None else 0
-    await services.runs.check_exists(run_id)  # 404 before the stream starts
+    run = await services.runs.check_exists(run_id)  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[bytes]:
         # Events that are ready together go out in one write (a replay, a follower behind).
-        async for batch in follow_batches(services.db, services.bus, run_id, after=start):
+        async for batch in follow_batches(services.db, services.bus, run_id, after=start, run=run):
             yield b"".join(_encode(event) for event in batch)
 
     return EventSourceResponse(

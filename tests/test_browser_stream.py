@@ -3,6 +3,8 @@ network cut mid-stream, without duplicated or missing text."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -117,3 +119,26 @@ def test_a_stream_that_closes_without_its_end_still_learns_the_run_ended(page, f
     notice = page.locator(".notice[data-run-status=interrupted]")
     expect(notice).to_contain_text("Interrupted")
     expect(page.locator("#conn-state")).to_be_hidden()
+
+
+def test_a_run_that_ends_between_the_pages_two_reads_is_still_shown(page, fake, server):
+    # The page reads the transcript and the runs in two requests. Here the transcript is read
+    # while the answer streams and the runs only once the run has ended, so no run is left to
+    # follow for the message read as `streaming`: the page must read both again.
+    fake.set_default(tokens=3, first_delay=1.5)
+    with server.client() as client:
+        session = client.post("/api/sessions", json={}).json()
+        run = client.post(
+            f"/api/sessions/{session['id']}/messages", json={"content": "a slow start"}
+        ).json()["run"]
+
+        def runs_after_the_end(route) -> None:
+            for _ in range(200):
+                if client.get(f"/api/runs/{run['id']}").json()["status"] == "completed":
+                    break
+                time.sleep(0.05)
+            route.continue_()
+
+        page.route("**/api/sessions/*/runs", runs_after_the_end)
+        page.goto(f"/#/s/{session['id']}")
+        expect(answers(page)).to_have_text(["w0 w1 w2"])

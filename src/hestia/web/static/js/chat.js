@@ -102,7 +102,10 @@ export async function openSession(id, { keepScroll = false } = {}) {
   thread().append(renderMessages(data.messages, runs.runs, { skipRun: running?.id, onEdit: editMessage, onRetry: retry }));
   if (running) follow(running.id);
   for (const run of queued) thread().append(userMessage({ content: run.input.content }, { queued: true }));
-  if (!running && queued.length) setTimeout(() => { if (token === loadToken) openSession(id, { keepScroll: true }); }, 400);
+  // The transcript and the runs are two reads: a run that ended between them left a message
+  // read as `streaming` that no run follows any more. Read both again.
+  const straddled = !running && data.messages.some((m) => m.status === "streaming");
+  if (!running && (queued.length || straddled)) setTimeout(() => { if (token === loadToken) openSession(id, { keepScroll: true }); }, straddled ? 150 : 400);
   showEmpty();
   updateComposer();
   if (keepScroll && !stickToBottom) scroller().scrollTop = before;

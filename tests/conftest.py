@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hestia.store import migrate
+from hestia.store.db import Database
 from tests.fake_provider import FakeProvider
 from tests.server import HestiaServer
 
@@ -115,6 +117,15 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     yield f"{base}/{name}"
     await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated `Database` on `database_url`."""
+    database = Database(database_url)
+    await migrate.upgrade(database)
+    yield database
+    await database.dispose()
 
 
 def both_backends(func: Callable[..., object]) -> Callable[..., object]:

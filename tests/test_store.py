@@ -13,18 +13,9 @@ from hestia.store import messages as message_store
 from hestia.store import migrate
 from hestia.store import runs as run_store
 from hestia.store import sessions as session_store
-from hestia.store.db import Database
 from tests.conftest import both_backends
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
 
 
 async def add_session(db, *, title="t", minutes=0, pinned=False, archived=False, trashed=False):

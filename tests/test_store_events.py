@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hestia.ids import new_id
 from hestia.store import events as event_store
-from hestia.store import migrate
 from hestia.store import runs as run_store
 from hestia.store import sessions as session_store
 from hestia.store.db import Database
@@ -61,14 +59,6 @@ def test_a_flush_of_deltas_is_one_row():
         (52, "tool.started"),
     ]
     assert orjson.loads(rows[1][2]) == [f"w{i} " for i in range(50)]
-
-
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
 
 
 async def stored_run(db: Database, flushes: list[list[tuple[str, str]]]) -> tuple[str, list]:

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from hestia.core import streamed
 from hestia.core.events import Event
 from hestia.ids import new_id
 from hestia.store import events as event_store
 from hestia.store import messages as message_store
-from hestia.store import migrate
 from hestia.store import runs as run_store
 from hestia.store import sessions as session_store
 from hestia.store.db import Database
 from tests.conftest import both_backends
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
 
 
 class Run:

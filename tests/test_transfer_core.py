@@ -14,20 +14,11 @@ from hestia.core import export as export_module
 from hestia.core.export import Exporter
 from hestia.core.importers import ImportedMessage, ImportedSession, save
 from hestia.core.importers.document import parse_document
-from hestia.store import migrate
 from hestia.store.db import Database
 from hestia.store.tables import messages, sessions
 from tests.conftest import both_backends
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
 
 
 def conversation(n: int, *, source_id: str = "s1", seqs: list[int] | None = None):
